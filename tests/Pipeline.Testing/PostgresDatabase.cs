@@ -1,0 +1,156 @@
+using Npgsql;
+using Xunit;
+
+namespace Pipeline.Testing;
+
+/// <summary>
+/// A fresh PostgreSQL database for one test class, cloned from a template (<c>CREATE DATABASE ... TEMPLATE</c>, a file copy,
+/// much faster than building a schema per class) and dropped afterwards. Use as <c>IClassFixture&lt;PostgresDatabase&gt;</c>,
+/// or derive to give the template a schema (<see cref="TemplateKey"/>, <see cref="InitializeTemplateAsync"/>).
+/// </summary>
+public class PostgresDatabase : IAsyncLifetime
+{
+    private static readonly SemaphoreSlim CleanupGate = new(1, 1);
+    private static bool cleanedOrphans;
+
+    /// <summary>The database's name (<c>pt_{pid}_{random}</c>).</summary>
+    public string Name { get; } = TestResourceNames.New();
+
+    /// <summary>Connection string of this class's database.</summary>
+    public string ConnectionString { get; private set; } = "";
+
+    /// <summary>Connection string of the server's maintenance database, as the service role.</summary>
+    public string ServerConnectionString { get; private set; } = "";
+
+    /// <summary>
+    /// Identifies the template's contents; a different key is a different template. Derived fixtures that build a schema
+    /// must change the key whenever the schema changes (a hash of the migrations, say) so no stale template is reused.
+    /// </summary>
+    protected virtual string TemplateKey => "empty";
+
+    /// <summary>Builds the template's contents once per key and server; the connection is to the template database.</summary>
+    protected virtual Task InitializeTemplateAsync(NpgsqlConnection connection) => Task.CompletedTask;
+
+    public NpgsqlConnection OpenConnection()
+    {
+        var connection = new NpgsqlConnection(ConnectionString);
+        connection.Open();
+        return connection;
+    }
+
+    public async Task<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    public async Task InitializeAsync()
+    {
+        var services = await TestServices.GetAsync().ConfigureAwait(false);
+        ServerConnectionString = services.Postgres;
+        await RemoveOrphansOnceAsync().ConfigureAwait(false);
+
+        var template = "pipeline_tpl_" + TemplateKey;
+        await EnsureTemplateAsync(template).ConfigureAwait(false);
+
+        await using (var admin = await OpenServerAsync().ConfigureAwait(false))
+        {
+            await ExecuteAsync(admin, $"CREATE DATABASE \"{Name}\" TEMPLATE \"{template}\"").ConfigureAwait(false);
+        }
+
+        ConnectionString = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = Name }.ConnectionString;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (ConnectionString.Length == 0)
+        {
+            return;
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = await OpenServerAsync().ConfigureAwait(false);
+        await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)").ConfigureAwait(false);
+    }
+
+    private async Task EnsureTemplateAsync(string template)
+    {
+        await using var admin = await OpenServerAsync().ConfigureAwait(false);
+
+        // Test processes run in parallel: one builds the template while the others wait on the advisory lock.
+        await ExecuteAsync(admin, "SELECT pg_advisory_lock(7236001)").ConfigureAwait(false);
+        try
+        {
+            await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @n AND datistemplate", admin);
+            exists.Parameters.AddWithValue("n", template);
+            if (await exists.ExecuteScalarAsync().ConfigureAwait(false) is not null)
+            {
+                return;
+            }
+
+            await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)").ConfigureAwait(false);
+            await ExecuteAsync(admin, $"CREATE DATABASE \"{template}\" TEMPLATE template0").ConfigureAwait(false);
+            var builder = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = template, Pooling = false };
+            await using (var connection = new NpgsqlConnection(builder.ConnectionString))
+            {
+                await connection.OpenAsync().ConfigureAwait(false);
+                await InitializeTemplateAsync(connection).ConfigureAwait(false);
+            }
+
+            // Only a finished template is marked as one, so a crash half-way leaves nothing that looks usable.
+            await ExecuteAsync(admin, $"ALTER DATABASE \"{template}\" WITH IS_TEMPLATE true").ConfigureAwait(false);
+        }
+        finally
+        {
+            await ExecuteAsync(admin, "SELECT pg_advisory_unlock(7236001)").ConfigureAwait(false);
+        }
+    }
+
+    private async Task RemoveOrphansOnceAsync()
+    {
+        await CleanupGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (cleanedOrphans)
+            {
+                return;
+            }
+
+            await using var admin = await OpenServerAsync().ConfigureAwait(false);
+            var names = new List<string>();
+            await using (var list = new NpgsqlCommand($"SELECT datname FROM pg_database WHERE datname LIKE '{TestResourceNames.Prefix}%'", admin))
+            await using (var reader = await list.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    names.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var name in names.Where(TestResourceNames.IsOrphan))
+            {
+                await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").ConfigureAwait(false);
+            }
+
+            cleanedOrphans = true;
+        }
+        finally
+        {
+            CleanupGate.Release();
+        }
+    }
+
+    private async Task<NpgsqlConnection> OpenServerAsync()
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ServerConnectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync().ConfigureAwait(false);
+        return connection;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+}
