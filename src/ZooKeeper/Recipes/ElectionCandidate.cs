@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pipeline.ZooKeeper.Client;
+using Pipeline.ZooKeeper.Protocol;
+
+namespace Pipeline.ZooKeeper.Recipes;
+
+/// <summary>
+/// A candidate in a ZooKeeper leader election (ephemeral sequential nodes, each watching only its predecessor), handing out
+/// a <see cref="LeadershipLease"/> with a fencing token while it leads.
+/// <para>States: Candidate -> Leader -> Suspended -> Leader (same token) | Lost -> Candidate (new session, new node).</para>
+/// <para>Connection-state policy, the part that keeps two leaders from overlapping:
+/// <list type="bullet">
+/// <item>Disconnected: the lease is cancelled at once, in the state callback, before anything else. The client declares a
+/// link dead after 2/3 of the session timeout of silence, and the server expires the session only after the whole timeout,
+/// so our lease ends before any successor can be granted one.</item>
+/// <item>Reconnected within the session: re-check from scratch; lead again (a new lease, the same token) only if our node is
+/// still the lowest and still owned by our session.</item>
+/// <item>Expired: Lost. Close the old client, open a new session, create a new node, rejoin.</item>
+/// <item>Our node deleted by someone else: the lease is cancelled and we rejoin with a new node.</item>
+/// <item>A create whose reply was lost: our node is found again by the guid in its name, never created twice.</item>
+/// </list>
+/// Every decision is level-triggered: any watch or state event only wakes the loop, which re-reads the election.</para>
+/// </summary>
+public sealed partial class ElectionCandidate : IAsyncDisposable
+{
+    private const string NamePrefix = "_c_";
+    private const string SequenceMarker = "-n_";
+
+    private readonly ElectionCandidateOptions options;
+    private readonly ILogger logger;
+    private readonly CandidateInfo info;
+    private readonly CancellationTokenSource stop = new();
+    private readonly Channel<LeadershipChange> changes = Channel.CreateUnbounded<LeadershipChange>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Action<WatchedEvent> wakeWatcher;
+    private readonly ElectionMetrics metrics;
+    private readonly Lock gate = new();
+    private TaskCompletionSource wake = NewSignal();
+    private TaskCompletionSource? resigned;
+    private bool resignRequested;
+    private ZooKeeperClient? client;
+    private LeadershipLease? lease;
+    private Task? loop;
+    private long watchEvents;
+
+    public ElectionCandidate(ElectionCandidateOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.options = options;
+        logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ElectionCandidate>();
+        info = CandidateInfo.ForThisProcess(options.NodeId, options.Version);
+        wakeWatcher = e =>
+        {
+            if (e.Type != EventType.None)
+            {
+                Interlocked.Increment(ref watchEvents);
+            }
+
+            Signal();
+        };
+        metrics = new ElectionMetrics(this);
+    }
+
+    public string NodeId => options.NodeId;
+
+    public ElectionState State { get; private set; } = ElectionState.Idle;
+
+    /// <summary>The lease while we lead; null or revoked otherwise.</summary>
+    public LeadershipLease? CurrentLease
+    {
+        get
+        {
+            var current = lease;
+            return current is { IsRevoked: false } ? current : null;
+        }
+    }
+
+    /// <summary>Watch notifications this candidate received (not counting session-end events): the herd-effect gauge.</summary>
+    public long WatchEventsReceived => Interlocked.Read(ref watchEvents);
+
+    /// <summary>The session id of the candidate's current ZooKeeper client (0 when none).</summary>
+    public long SessionId => client?.SessionId ?? 0;
+
+    /// <summary>Our current election node's name, if we have one.</summary>
+    public string? Znode { get; private set; }
+
+    /// <summary>Joins the election in the background.</summary>
+    public void Start()
+    {
+        lock (gate)
+        {
+            loop ??= Task.Run(() => RunAsync(stop.Token));
+        }
+    }
+
+    /// <summary>Every state change in order (leases granted and ended), until the candidate is disposed.</summary>
+    public IAsyncEnumerable<LeadershipChange> WatchChangesAsync(CancellationToken cancellationToken = default) => changes.Reader.ReadAllAsync(cancellationToken);
+
+    /// <summary>Ends our leadership or candidacy now: the lease is cancelled and our node deleted, so the successor is
+    /// told at once. We stay out of the election until <see cref="Rejoin"/>.</summary>
+    public async Task ResignAsync(CancellationToken cancellationToken = default)
+    {
+        Task done;
+        lock (gate)
+        {
+            resignRequested = true;
+            resigned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            done = resigned.Task;
+        }
+
+        RevokeLease("resigning");
+        Signal();
+        await done.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Enters the election again after <see cref="ResignAsync"/>.</summary>
+    public void Rejoin()
+    {
+        lock (gate)
+        {
+            resignRequested = false;
+            resigned = null;
+        }
+
+        Signal();
+    }
+
+    /// <summary>The live election, lowest sequence first: the first is the leader.</summary>
+    public async Task<IReadOnlyList<ElectionNode>> GetCandidatesAsync(CancellationToken cancellationToken = default)
+    {
+        var zk = client ?? throw new InvalidOperationException("The candidate has no ZooKeeper session yet.");
+        var children = await zk.GetChildrenAsync(options.ElectionPath, null, cancellationToken).ConfigureAwait(false);
+        var nodes = new List<ElectionNode>();
+        foreach (var (name, sequence) in Sorted(children.Children))
+        {
+            try
+            {
+                var data = await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, name), null, cancellationToken).ConfigureAwait(false);
+                nodes.Add(new ElectionNode(name, sequence, data.Stat.EphemeralOwner, CandidateInfo.TryParse(data.Data)));
+            }
+            catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+            {
+                // left between the listing and the read
+            }
+        }
+
+        return nodes;
+    }
+
+    public async Task<ElectionNode?> GetLeaderAsync(CancellationToken cancellationToken = default)
+    {
+        var candidates = await GetCandidatesAsync(cancellationToken).ConfigureAwait(false);
+        return candidates.Count > 0 ? candidates[0] : null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        RevokeLease("stopping");
+        await stop.CancelAsync().ConfigureAwait(false);
+        Signal();
+        if (loop is not null)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
+        SetState(ElectionState.Stopped, null, "stopped");
+        changes.Writer.TryComplete();
+        metrics.Dispose();
+        stop.Dispose();
+    }
+
+    /// <summary>Parses "_c_{guid}-n_{10 digits}" and orders by the number, never by name (the guid would decide otherwise).</summary>
+    internal static IEnumerable<(string Name, long Sequence)> Sorted(IEnumerable<string> children) =>
+        children.Select(name => (name, Sequence: ParseSequence(name))).Where(c => c.Sequence >= 0).OrderBy(c => c.Sequence);
+
+    internal static long ParseSequence(string name)
+    {
+        var marker = name.LastIndexOf(SequenceMarker, StringComparison.Ordinal);
+        if (!name.StartsWith(NamePrefix, StringComparison.Ordinal) || marker < 0)
+        {
+            return -1;
+        }
+
+        var digits = name.AsSpan(marker + SequenceMarker.Length);
+
+        // The counter is a signed int: after 2147483647 the server writes -2147483648; such names sort as the int they are.
+        return digits.Length >= 10 && long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var sequence) ? sequence : -1;
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void Signal() => Volatile.Read(ref wake).TrySetResult();
+
+    private void OnClientStateChanged(object? sender, ConnectionStateChange change)
+    {
+        if (change.State != ConnectionState.Connected)
+        {
+            // In doubt: end the lease first, think later.
+            if (RevokeLease($"ZooKeeper {change.State}"))
+            {
+                SetState(change.State == ConnectionState.Disconnected ? ElectionState.Suspended : ElectionState.Lost, lease, $"ZooKeeper {change.State}");
+            }
+        }
+
+        Signal();
+    }
+
+    private bool RevokeLease(string reason)
+    {
+        var current = lease;
+        if (current is null || !current.Revoke(reason))
+        {
+            return false;
+        }
+
+        logger.LogWarning("Leadership {Token} of {NodeId} ended: {Reason}", current.Token, options.NodeId, reason);
+        metrics.LeaseEnded(current);
+        return true;
+    }
+
+    private void SetState(ElectionState state, LeadershipLease? related, string reason)
+    {
+        lock (gate)
+        {
+            if (State == state && state != ElectionState.Leader)
+            {
+                return;
+            }
+
+            State = state;
+            changes.Writer.TryWrite(new LeadershipChange(state, related, reason, DateTimeOffset.UtcNow));
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Logging;
+using Pipeline.ZooKeeper.Client;
+using Pipeline.ZooKeeper.Protocol;
+
+namespace Pipeline.ZooKeeper.Recipes;
+
+/// <summary>Settings of an <see cref="ElectionCandidate"/>; checked by <see cref="Validate"/> when the candidate is created.</summary>
+public sealed class ElectionCandidateOptions
+{
+    /// <summary>"host:port,host:port[/chroot]". Required.</summary>
+    public string ConnectString { get; set; } = "";
+
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The election's persistent parent; created when missing, never deleted by a candidate.</summary>
+    public string ElectionPath { get; set; } = "/pipeline/election/inventory-commit";
+
+    /// <summary>Who we are, in leases, node info and logs. Required.</summary>
+    public string NodeId { get; set; } = "";
+
+    /// <summary>Version string written into our node info.</summary>
+    public string Version { get; set; } = "0";
+
+    /// <summary>Digest identity of the service: with it, the election path and our nodes are created readable by anyone
+    /// but writable only by this identity. Without it they are open.</summary>
+    public DigestCredential? Credential { get; set; }
+
+    /// <summary>Pause between attempts to reach ZooKeeper after a session could not be established.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Where to log; nothing when null.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(NodeId))
+        {
+            throw new ArgumentException("Election NodeId is required.", nameof(NodeId));
+        }
+
+        try
+        {
+            PathRules.Validate(ElectionPath);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"Election ElectionPath '{ElectionPath}' is invalid: {ex.Message}", nameof(ElectionPath), ex);
+        }
+
+        if (ElectionPath == "/")
+        {
+            throw new ArgumentException("Election ElectionPath must not be the root.", nameof(ElectionPath));
+        }
+
+        if (RetryDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentException("Election RetryDelay must not be negative.", nameof(RetryDelay));
+        }
+
+        ClientOptions().Validate();
+    }
+
+    internal ZooKeeperClientOptions ClientOptions()
+    {
+        var options = new ZooKeeperClientOptions
+        {
+            ConnectString = ConnectString,
+            SessionTimeout = SessionTimeout,
+            RequestTimeout = SessionTimeout,
+            LoggerFactory = LoggerFactory,
+        };
+        if (Credential is not null)
+        {
+            options.Credentials.Add(Credential);
+        }
+
+        return options;
+    }
+
+    /// <summary>The ACL of the election path and of our nodes: anyone reads; only our identity writes, when we have one.</summary>
+    internal IReadOnlyList<Acl> NodeAcl() => Credential is null
+        ? Acl.OpenUnsafe
+        : [new Acl(Permissions.Read, Id.Anyone), new Acl(Permissions.All, Id.Digest(Credential.User, Credential.Password))];
+}

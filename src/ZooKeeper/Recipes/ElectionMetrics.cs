@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Pipeline.ZooKeeper.Recipes;
+
+/// <summary>A candidate's instruments on the meter <c>Pipeline.Election</c>, tagged with its node id.</summary>
+internal sealed class ElectionMetrics : IDisposable
+{
+    public const string MeterName = "Pipeline.Election";
+
+    private readonly Meter meter;
+    private readonly Counter<long> changes;
+    private readonly Counter<long> sessionsLost;
+    private readonly Histogram<double> suspended;
+    private readonly KeyValuePair<string, object?> node;
+    private long suspendedSince;
+
+    public ElectionMetrics(ElectionCandidate candidate)
+    {
+        meter = new Meter(MeterName);
+        node = new KeyValuePair<string, object?>("node_id", candidate.NodeId);
+        meter.CreateObservableGauge("election.is_leader", () => new Measurement<int>(candidate.CurrentLease is null ? 0 : 1, node), "{bool}", "1 while this candidate holds an unrevoked lease");
+        meter.CreateObservableGauge("election.token.generation", () => new Measurement<long>(candidate.CurrentLease?.Token.Generation ?? 0, node), null, "Generation of the held token");
+        meter.CreateObservableGauge("election.token.sequence", () => new Measurement<long>(candidate.CurrentLease?.Token.Sequence ?? 0, node), null, "Sequence of the held token");
+        changes = meter.CreateCounter<long>("election.leadership.changes", "{change}", "Leases granted and ended");
+        sessionsLost = meter.CreateCounter<long>("election.sessions.lost", "{session}", "ZooKeeper sessions that ended under the candidate");
+        suspended = meter.CreateHistogram<double>("election.suspended.duration", "ms", "From a lease lost to a connection problem to the next lease");
+    }
+
+    public void LeaseGranted(LeadershipLease lease)
+    {
+        changes.Add(1, node, new KeyValuePair<string, object?>("change", "granted"));
+        var since = Interlocked.Exchange(ref suspendedSince, 0);
+        if (since != 0)
+        {
+            suspended.Record(Stopwatch.GetElapsedTime(since).TotalMilliseconds, node);
+        }
+    }
+
+    public void LeaseEnded(LeadershipLease lease)
+    {
+        changes.Add(1, node, new KeyValuePair<string, object?>("change", "ended"));
+        if (lease.RevokedBecause?.StartsWith("ZooKeeper", StringComparison.Ordinal) == true)
+        {
+            Interlocked.CompareExchange(ref suspendedSince, Stopwatch.GetTimestamp(), 0);
+        }
+    }
+
+    public void SessionLost() => sessionsLost.Add(1, node);
+
+    public void Dispose() => meter.Dispose();
+}
