@@ -49,7 +49,9 @@ internal sealed partial class ClientSession
             {
                 opened = await Connection.OpenAsync(this, server, NewConnectRequest(), ConnectTimeout(), token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or ZooKeeperProtocolException)
+#pragma warning disable CA1031 // Whatever one attempt throws, the session must go on trying other servers, never die of it.
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+#pragma warning restore CA1031
             {
                 failedInPass++;
                 if (!token.IsCancellationRequested)

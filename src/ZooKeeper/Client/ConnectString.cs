@@ -58,14 +58,27 @@ public sealed record ServerAddress(string Host, int Port)
             }
 
             var rest = entry[(close + 1)..];
-            return new ServerAddress(entry[1..close], rest.StartsWith(':') ? ParsePort(rest[1..], entry) : ConnectString.DefaultPort);
+            if (rest.Length > 0 && !rest.StartsWith(':'))
+            {
+                throw new FormatException($"'{entry}' has text after the IPv6 bracket that is not ':port'.");
+            }
+
+            return Checked(entry[1..close], rest.Length > 0 ? ParsePort(rest[1..], entry) : ConnectString.DefaultPort, entry);
         }
 
         var colon = entry.LastIndexOf(':');
+        if (colon >= 0 && entry.IndexOf(':', StringComparison.Ordinal) != colon)
+        {
+            throw new FormatException($"'{entry}' looks like an IPv6 address: write it in brackets, [addr]:port.");
+        }
+
         return colon < 0
-            ? new ServerAddress(entry, ConnectString.DefaultPort)
-            : new ServerAddress(entry[..colon], ParsePort(entry[(colon + 1)..], entry));
+            ? Checked(entry, ConnectString.DefaultPort, entry)
+            : Checked(entry[..colon], ParsePort(entry[(colon + 1)..], entry), entry);
     }
+
+    private static ServerAddress Checked(string host, int port, string entry) =>
+        string.IsNullOrWhiteSpace(host) ? throw new FormatException($"'{entry}' has no host.") : new ServerAddress(host, port);
 
     public override string ToString() => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 

@@ -88,7 +88,7 @@ internal sealed class FrameReader
         }
 
         var length = BinaryPrimitives.ReadInt32BigEndian(buffer.AsSpan(start, 4));
-        if (length < 0 || length > maxFrameSize)
+        if (length < 0 || (long)length > maxFrameSize || (long)length + 4 > Array.MaxLength)
         {
             throw new Protocol.ZooKeeperProtocolException($"Frame length {length} is outside [0, {maxFrameSize}] (jute.maxbuffer).");
         }

@@ -20,6 +20,9 @@ public sealed class ZooKeeperClientOptions
     /// <summary>Digest credentials ("user", "password") sent on every connection, before anything else.</summary>
     public IList<DigestCredential> Credentials { get; } = [];
 
+    /// <summary>The largest <see cref="MaxFrameSize"/> allowed: far above any server's jute.maxbuffer, far below overflow.</summary>
+    public const int MaxFrameSizeLimit = 64 * 1024 * 1024;
+
     /// <summary>Largest frame accepted from the server; keep it equal to the server's jute.maxbuffer.</summary>
     public int MaxFrameSize { get; set; } = 0xFFFFF;
 
@@ -59,9 +62,9 @@ public sealed class ZooKeeperClientOptions
             throw new ArgumentException("ZooKeeper SessionTimeout is too large.", nameof(SessionTimeout));
         }
 
-        if (MaxFrameSize < 1024)
+        if (MaxFrameSize is < 1024 or > MaxFrameSizeLimit)
         {
-            throw new ArgumentException("ZooKeeper MaxFrameSize must be at least 1024 bytes.", nameof(MaxFrameSize));
+            throw new ArgumentException($"ZooKeeper MaxFrameSize must be between 1024 bytes and {MaxFrameSizeLimit} bytes.", nameof(MaxFrameSize));
         }
 
         if (MaxReconnectDelay < TimeSpan.Zero)
