@@ -62,7 +62,7 @@ public class PostgresDatabase : IAsyncLifetime
         ConnectionString = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = Name }.ConnectionString;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (ConnectionString.Length == 0)
         {

@@ -1,0 +1,268 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+using Pipeline.Contracts;
+
+namespace Pipeline.Inventory.Commit;
+
+/// <summary>
+/// The one serialized writer of inventory, fenced by the leader's token. Each batch is one transaction of two round trips:
+/// (1) BEGIN; the conditional fence UPDATE, which takes the fence row lock and holds it to COMMIT; the batch's earlier
+/// decisions; its stock rows locked in SKU order; (2) every decision written (stock, ledger, order status) and COMMIT.
+/// A token below one the fence has seen updates no row: the transaction rolls back, an audit row is written on its own,
+/// and <see cref="StaleLeaderException"/> tells the caller to step down. Because every commit holds the fence row lock
+/// until it commits, commits are totally ordered and ledger rows carry non-decreasing tokens in commit_seq order.
+/// </summary>
+public sealed partial class FencedCommitter
+{
+    private readonly NpgsqlDataSource dataSource;
+    private readonly FencedCommitterOptions options;
+    private readonly ILogger logger;
+
+    public FencedCommitter(NpgsqlDataSource dataSource, FencedCommitterOptions? options = null, ILogger<FencedCommitter>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        this.dataSource = dataSource;
+        this.options = options ?? new FencedCommitterOptions();
+        this.options.Validate();
+        this.logger = logger ?? NullLogger<FencedCommitter>.Instance;
+        if (this.options.TestOnlyDisableFenceCheck)
+        {
+            this.logger.LogCritical("TEST ONLY: the fence check is DISABLED; stale leaders can commit. Never run this in production.");
+        }
+    }
+
+    /// <summary>The new leader's immediate fence bump. Refused (with the fence's current token) when the fence has already
+    /// seen a newer token: we must not lead.</summary>
+    public async Task<FenceAcquisition> AcquireFenceAsync(FenceToken token, string nodeId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(nodeId);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+                using var command = new NpgsqlCommand(Sql.FenceBump + " RETURNING generation, epoch", connection);
+                AddFenceParameters(command.Parameters, token, nodeId);
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        logger.LogInformation("Fence {Resource} acquired by {NodeId} with token {Token}", options.Resource, nodeId, token);
+                        return new FenceAcquisition(true, token);
+                    }
+                }
+
+                var current = await AuditRejectionAsync(token, nodeId, cancellationToken).ConfigureAwait(false);
+                logger.LogError("Fence {Resource} refused {NodeId}: token {Token} is older than {Current}", options.Resource, nodeId, token, current);
+                return new FenceAcquisition(false, current);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < 10)
+            {
+                // A deposed leader's transaction still holds the row; Postgres ends it within idle_in_transaction_session_timeout.
+                logger.LogWarning("Fence {Resource} is locked by another transaction; retrying ({Attempt})", options.Resource, attempt);
+            }
+        }
+    }
+
+    /// <summary>Decides every order of the batch, all-or-nothing per order, in message order, in one fenced transaction.</summary>
+    /// <exception cref="StaleLeaderException">The fence has seen a newer token; nothing was written but the audit row.</exception>
+    public async Task<IReadOnlyList<OrderDecision>> CommitAsync(FenceToken token, string nodeId, IReadOnlyList<CommitInventory> batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(nodeId);
+        ArgumentNullException.ThrowIfNull(batch);
+        if (options.TestOnlyDelayBeforeTransaction > TimeSpan.Zero)
+        {
+            await Task.Delay(options.TestOnlyDelayBeforeTransaction, cancellationToken).ConfigureAwait(false);
+        }
+
+        var plan = CommitPlan.Create(batch);
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        var committed = false;
+        try
+        {
+            var (fenced, decided, stock, now) = await LockAsync(connection, token, nodeId, plan, cancellationToken).ConfigureAwait(false);
+            if (!fenced && !options.TestOnlyDisableFenceCheck)
+            {
+                await RollbackAsync(connection).ConfigureAwait(false);
+                var current = await AuditRejectionAsync(token, nodeId, cancellationToken).ConfigureAwait(false);
+                throw new StaleLeaderException(token, current, nodeId);
+            }
+
+            if (options.TestOnlyDelayInsideTransaction > TimeSpan.Zero)
+            {
+                await Task.Delay(options.TestOnlyDelayInsideTransaction, cancellationToken).ConfigureAwait(false);
+            }
+
+            var decisions = plan.Decide(decided, stock, token, nodeId, now);
+            await WriteAndCommitAsync(connection, token, nodeId, plan, decisions, stock, cancellationToken).ConfigureAwait(false);
+            committed = true;
+            return decisions;
+        }
+        finally
+        {
+            if (!committed)
+            {
+                await RollbackAsync(connection).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<(bool Fenced, Dictionary<string, OrderDecision> Decided, Dictionary<string, int> Stock, DateTimeOffset Now)> LockAsync(
+        NpgsqlConnection connection, FenceToken token, string nodeId, CommitPlan plan, CancellationToken cancellationToken)
+    {
+        using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        var fence = new NpgsqlBatchCommand(Sql.FenceBump);
+        AddFenceParameters(fence.Parameters, token, nodeId);
+        batch.BatchCommands.Add(fence);
+        var decided = new NpgsqlBatchCommand(Sql.SelectDecided);
+        decided.Parameters.Add(new NpgsqlParameter<string[]>{ TypedValue = plan.OrderIds });
+        batch.BatchCommands.Add(decided);
+        var stock = new NpgsqlBatchCommand(Sql.LockStock);
+        stock.Parameters.Add(new NpgsqlParameter<string[]>{ TypedValue = plan.Skus });
+        batch.BatchCommands.Add(stock);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT now()"));
+
+        var earlier = new Dictionary<string, OrderDecision>(StringComparer.Ordinal);
+        var onHand = new Dictionary<string, int>(StringComparer.Ordinal);
+        var now = DateTimeOffset.UtcNow;
+        var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            do
+            {
+                if (reader.FieldCount == 0)
+                {
+                    continue;
+                }
+
+                switch (reader.GetName(0))
+                {
+                    case "order_id":
+                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            var id = reader.GetString(0);
+                            earlier[id] = new OrderDecision
+                            {
+                                OrderId = id,
+                                Confirmed = reader.GetString(1) == Model.OrderStatus.Confirmed,
+                                Reason = reader.IsDBNull(2) ? null : Enum.Parse<RejectionReason>(reader.GetString(2)),
+                                Detail = reader.IsDBNull(3) ? null : reader.GetString(3),
+                                Token = new FenceToken(reader.GetInt64(4), reader.GetInt64(5)),
+                                NodeId = reader.GetString(6),
+                                CommittedAt = reader.GetFieldValue<DateTimeOffset>(7),
+                                AlreadyDecided = true,
+                            };
+                        }
+
+                        break;
+                    case "sku":
+                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            onHand[reader.GetString(0)] = reader.GetInt32(1);
+                        }
+
+                        break;
+                    default:
+                        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            now = reader.GetFieldValue<DateTimeOffset>(0);
+                        }
+
+                        break;
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        return (fence.RecordsAffected == 1, earlier, onHand, now);
+    }
+
+    private static async Task WriteAndCommitAsync(NpgsqlConnection connection, FenceToken token, string nodeId, CommitPlan plan,
+        IReadOnlyList<OrderDecision> decisions, Dictionary<string, int> stock, CancellationToken cancellationToken)
+    {
+        var fresh = decisions.Where(d => !d.AlreadyDecided && d.Recorded).ToList();
+        using var batch = new NpgsqlBatch(connection);
+        if (plan.ChangedSkus.Count > 0)
+        {
+            var update = new NpgsqlBatchCommand(Sql.UpdateStock);
+            update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. plan.ChangedSkus] });
+            update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. plan.ChangedSkus.Select(s => stock[s])] });
+            batch.BatchCommands.Add(update);
+        }
+
+        if (fresh.Count > 0)
+        {
+            var ids = fresh.Select(d => d.OrderId).ToArray();
+            var outcomes = fresh.Select(d => d.Confirmed ? Model.OrderStatus.Confirmed : Model.OrderStatus.Rejected).ToArray();
+            var reasons = fresh.Select(d => d.Reason?.ToString()).ToArray();
+            var details = fresh.Select(d => d.Detail).ToArray();
+
+            var ledger = new NpgsqlBatchCommand(Sql.InsertLedger);
+            ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
+            ledger.Parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Generation });
+            ledger.Parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Epoch });
+            ledger.Parameters.Add(new NpgsqlParameter<string> { TypedValue = nodeId });
+            ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = outcomes });
+            ledger.Parameters.Add(new NpgsqlParameter { Value = reasons, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            ledger.Parameters.Add(new NpgsqlParameter { Value = details, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            batch.BatchCommands.Add(ledger);
+
+            var orders = new NpgsqlBatchCommand(Sql.UpdateOrders);
+            orders.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
+            orders.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = outcomes });
+            orders.Parameters.Add(new NpgsqlParameter { Value = reasons, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            orders.Parameters.Add(new NpgsqlParameter { Value = details, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            batch.BatchCommands.Add(orders);
+        }
+
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<FenceToken> AuditRejectionAsync(FenceToken token, string nodeId, CancellationToken cancellationToken)
+    {
+        // Its own transaction (autocommit): the audit survives the rollback of the refused commit.
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        using var command = new NpgsqlCommand(Sql.AuditRejection, connection);
+        AddFenceParameters(command.Parameters, token, nodeId);
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? new FenceToken(reader.GetInt64(0), reader.GetInt64(1)) : default;
+    }
+
+    private void AddFenceParameters(NpgsqlParameterCollection parameters, FenceToken token, string nodeId)
+    {
+        parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Generation });
+        parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Epoch });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = nodeId });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = options.Resource });
+    }
+
+    private static async Task RollbackAsync(NpgsqlConnection connection)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+            await rollback.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // A broken connection has no transaction left to roll back; the pool discards it.
+        }
+    }
+}
+
+/// <summary>Result of <see cref="FencedCommitter.AcquireFenceAsync"/>: acquired, or refused with the fence's current token.</summary>
+public sealed record FenceAcquisition(bool Acquired, FenceToken Current);

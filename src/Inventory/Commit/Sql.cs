@@ -1,0 +1,30 @@
+namespace Pipeline.Inventory.Commit;
+
+/// <summary>The commit path's statements, in one place. $1..$4 of the fence statements: generation, epoch, node, resource.</summary>
+internal static class Sql
+{
+    public const string FenceBump =
+        "UPDATE leader_fence SET generation = $1, epoch = $2, holder = $3, updated_at = now() " +
+        "WHERE resource = $4 AND (generation, epoch) <= ($1, $2)";
+
+    public const string AuditRejection =
+        "INSERT INTO fence_rejections (resource, node_id, generation, epoch, current_generation, current_epoch) " +
+        "SELECT $4, $3, $1, $2, f.generation, f.epoch FROM leader_fence f WHERE f.resource = $4 " +
+        "RETURNING current_generation, current_epoch";
+
+    public const string SelectDecided =
+        "SELECT order_id, outcome, reason, detail, generation, epoch, node_id, committed_at FROM inventory_commits WHERE order_id = ANY($1)";
+
+    public const string LockStock = "SELECT sku, on_hand FROM stock WHERE sku = ANY($1) ORDER BY sku FOR UPDATE";
+
+    public const string UpdateStock =
+        "UPDATE stock s SET on_hand = v.on_hand, updated_at = now() FROM unnest($1::text[], $2::int[]) AS v(sku, on_hand) WHERE s.sku = v.sku";
+
+    public const string InsertLedger =
+        "INSERT INTO inventory_commits (order_id, generation, epoch, node_id, outcome, reason, detail) " +
+        "SELECT v.order_id, $2, $3, $4, v.outcome, v.reason, v.detail FROM unnest($1::text[], $5::text[], $6::text[], $7::text[]) AS v(order_id, outcome, reason, detail)";
+
+    public const string UpdateOrders =
+        "UPDATE orders o SET status = v.status, reason = v.reason, detail = v.detail, decided_at = now() " +
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(order_id, status, reason, detail) WHERE o.order_id = v.order_id";
+}

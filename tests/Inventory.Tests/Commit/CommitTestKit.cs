@@ -1,0 +1,50 @@
+using Npgsql;
+using Pipeline.Contracts;
+using Pipeline.Inventory.Commit;
+using Pipeline.Inventory.Intake;
+using Pipeline.Testing;
+
+namespace Pipeline.Inventory.Tests.Commit;
+
+/// <summary>Orders, seeding and database reads for the commit tests.</summary>
+internal static class CommitTestKit
+{
+    public static CommitInventory Order(string id, params (string Sku, int Quantity)[] lines) =>
+        new() { OrderId = id, Lines = [.. lines.Select(l => new OrderLine { Sku = l.Sku, Quantity = l.Quantity })] };
+
+    /// <summary>Records the orders at intake first, as the pipeline does, so their status can be checked.</summary>
+    public static async Task ReceiveAsync(InventoryDatabaseFixture db, params CommitInventory[] orders)
+    {
+        var store = new OrderIntakeStore(db.DataSource);
+        foreach (var order in orders)
+        {
+            var submitted = new OrderSubmitted { OrderId = order.OrderId, CustomerId = "c", Lines = order.Lines, SubmittedAt = DateTimeOffset.UtcNow };
+            var (lines, problem) = OrderValidation.Validate(order.OrderId, order.Lines);
+            await store.RecordReceivedAsync(submitted, lines ?? order.Lines, "intake");
+        }
+    }
+
+    /// <summary>A committer on a fence row of its own, so tests sharing a database do not fence each other off.</summary>
+    public static async Task<FencedCommitter> CommitterAsync(InventoryDatabaseFixture db, FencedCommitterOptions? options = null, Npgsql.NpgsqlDataSource? dataSource = null)
+    {
+        options ??= new FencedCommitterOptions();
+        options.Resource = "test-" + Guid.NewGuid().ToString("N");
+        await ScalarAsync<object>(db, $"INSERT INTO leader_fence (resource, generation, epoch, holder) VALUES ('{options.Resource}', 0, 0, '')");
+        return new FencedCommitter(dataSource ?? db.DataSource, options);
+    }
+
+    public static Task SeedAsync(InventoryDatabaseFixture db, int quantity, params string[] skus) => InventoryDatabase.SeedStockAsync(db.DataSource, skus, quantity);
+
+    public static async Task<T?> ScalarAsync<T>(InventoryDatabaseFixture db, string sql)
+    {
+        await using var connection = await db.DataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        var value = await command.ExecuteScalarAsync();
+        return value is null or DBNull ? default : (T)value;
+    }
+
+    public static Task<int?> OnHandAsync(InventoryDatabaseFixture db, string sku) => ScalarAsync<int?>(db, $"SELECT on_hand FROM stock WHERE sku = '{sku}'");
+
+    public static async Task<long> CountAsync(InventoryDatabaseFixture db, string table, string where = "true") =>
+        await ScalarAsync<long>(db, $"SELECT count(*) FROM {table} WHERE {where}");
+}
