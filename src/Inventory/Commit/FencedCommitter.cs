@@ -43,7 +43,7 @@ public sealed partial class FencedCommitter
             try
             {
                 var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var connectionScope = connection.ConfigureAwait(false);
+                await using var connectionScope = connection.ConfigureAwait(false);
                 using var command = new NpgsqlCommand(Sql.FenceBump + " RETURNING generation, epoch", connection);
                 AddFenceParameters(command.Parameters, token, nodeId);
                 var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -121,10 +121,10 @@ public sealed partial class FencedCommitter
         AddFenceParameters(fence.Parameters, token, nodeId);
         batch.BatchCommands.Add(fence);
         var decided = new NpgsqlBatchCommand(Sql.SelectDecided);
-        decided.Parameters.Add(new NpgsqlParameter<string[]>{ TypedValue = plan.OrderIds });
+        decided.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = plan.OrderIds });
         batch.BatchCommands.Add(decided);
         var stock = new NpgsqlBatchCommand(Sql.LockStock);
-        stock.Parameters.Add(new NpgsqlParameter<string[]>{ TypedValue = plan.Skus });
+        stock.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = plan.Skus });
         batch.BatchCommands.Add(stock);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT now()"));
 
