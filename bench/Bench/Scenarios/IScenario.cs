@@ -1,0 +1,17 @@
+using Pipeline.Bench.Reporting;
+
+namespace Pipeline.Bench.Scenarios;
+
+/// <summary>
+/// One benchmark scenario (zk; later commit, ceilings, pipeline, leader-drain, failover, chaos). It runs its workloads and
+/// returns the rows; Program prints the table, writes bench/results/NAME.json and ends with <see cref="ScenarioResult.SummaryLine"/>.
+/// </summary>
+public interface IScenario
+{
+    /// <summary>The command-line name, also the results file name.</summary>
+    string Name { get; }
+
+    string Description { get; }
+
+    Task<ScenarioResult> RunAsync(BenchContext context, CancellationToken cancellationToken);
+}
