@@ -1,25 +1,57 @@
 using System.Reflection;
+using Pipeline.OrderService.Cli;
 
 namespace Pipeline.OrderService;
 
-/// <summary>The OrderService executable. Verbs arrive with the pipeline; until then it only answers --help and --version.</summary>
+/// <summary>One executable, one verb per job: run, migrate, seed, publish, status, verify, watch.</summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
         var version = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        switch (args)
+        var verbs = Verbs.All;
+        if (args is [] or ["--help"] or ["-h"] or ["help"])
         {
-            case ["--version"]:
-                Console.WriteLine(version);
-                return 0;
-            case [] or ["--help"] or ["-h"]:
-                Console.WriteLine($"Pipeline.OrderService {version}");
-                Console.WriteLine("usage: Pipeline.OrderService --help | --version");
-                return args.Length == 0 ? 2 : 0;
-            default:
-                Console.Error.WriteLine($"unknown verb '{args[0]}'; see --help");
-                return 2;
+            Console.WriteLine($"Pipeline.OrderService {version}\n\nusage: Pipeline.OrderService <verb> [options]   (Pipeline.OrderService <verb> --help)\n");
+            foreach (var verb in verbs)
+            {
+                Console.WriteLine($"  {verb.Name,-8} {verb.Summary}");
+            }
+
+            Console.WriteLine("\nSettings come from appsettings.json, the environment (ZooKeeper__ConnectString=..., ConnectionStrings__Inventory=...,");
+            Console.WriteLine("Pipeline__NodeId=...), the PIPELINE_ZOOKEEPER/RABBITMQ/POSTGRES variables and --Section:Key=value arguments.");
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        if (args is ["--version"])
+        {
+            Console.WriteLine(version);
+            return 0;
+        }
+
+        var chosen = verbs.FirstOrDefault(v => v.Name == args[0]);
+        if (chosen is null)
+        {
+            await Console.Error.WriteLineAsync($"unknown verb '{args[0]}'; see --help");
+            return 2;
+        }
+
+        var options = CommandLine.Parse(args[1..]);
+        if (options.Has("help") || options.Has("h"))
+        {
+            Console.WriteLine($"usage: Pipeline.OrderService {chosen.Name} {chosen.Usage}\n\n{chosen.Summary}");
+            return 0;
+        }
+
+        try
+        {
+            return await chosen.RunAsync(options, args[1..]);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or Microsoft.Extensions.Options.OptionsValidationException
+                                       or Pipeline.ZooKeeper.Protocol.KeeperException or Npgsql.NpgsqlException or TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"{chosen.Name}: {ex.Message}");
+            return 1;
         }
     }
 }

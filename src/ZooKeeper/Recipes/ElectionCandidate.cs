@@ -173,10 +173,10 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     }
 
     /// <summary>Parses "_c_{guid}-n_{10 digits}" and orders by the number, never by name (the guid would decide otherwise).</summary>
-    internal static IEnumerable<(string Name, long Sequence)> Sorted(IEnumerable<string> children) =>
+    public static IEnumerable<(string Name, long Sequence)> Sorted(IEnumerable<string> children) =>
         children.Select(name => (name, Sequence: ParseSequence(name))).Where(c => c.Sequence >= 0).OrderBy(c => c.Sequence);
 
-    internal static long ParseSequence(string name)
+    public static long ParseSequence(string name)
     {
         var marker = name.LastIndexOf(SequenceMarker, StringComparison.Ordinal);
         if (!name.StartsWith(NamePrefix, StringComparison.Ordinal) || marker < 0)

@@ -1,0 +1,85 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Pipeline.OrderService.Configuration;
+
+/// <summary>Section "Pipeline": who this replica is and how it batches. Scaled replicas need none of it set.</summary>
+public sealed class PipelineOptions
+{
+    public const string Section = "Pipeline";
+
+    /// <summary>Defaults to host name plus process id, unique per replica without per-replica configuration.</summary>
+    public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    [Range(1, 1000)]
+    public int CommitBatchSize { get; set; } = 100;
+
+    /// <summary>How long the commit consumer waits to fill a batch.</summary>
+    public TimeSpan CommitBatchTimeLimit { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    [Range(1, 1024)]
+    public int IntakeConcurrency { get; set; } = 32;
+
+    [Range(0, 65535)]
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>Declare order-intake and inventory-commit as quorum queues (replicated on a RabbitMQ cluster).</summary>
+    public bool QuorumQueues { get; set; }
+
+    /// <summary>How long a graceful shutdown may take before the host gives up waiting.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
+}
+
+/// <summary>Section "ZooKeeper": the ensemble and the election.</summary>
+public sealed class ZooKeeperOptions
+{
+    public const string Section = "ZooKeeper";
+
+    [Required(ErrorMessage = "ZooKeeper:ConnectString is required (host:port[,host:port][/chroot]).")]
+    public string ConnectString { get; set; } = "127.0.0.1:2181";
+
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(6);
+
+    [Required]
+    public string ElectionPath { get; set; } = "/pipeline/election/inventory-commit";
+
+    /// <summary>The service's digest identity: the election path is readable by anyone, writable only by it.</summary>
+    public string? DigestUser { get; set; }
+
+    public string? DigestPassword { get; set; }
+}
+
+/// <summary>Section "RabbitMq".</summary>
+public sealed class RabbitMqOptions
+{
+    public const string Section = "RabbitMq";
+
+    [Required(ErrorMessage = "RabbitMq:Host is required.")]
+    public string Host { get; set; } = "127.0.0.1";
+
+    [Range(1, 65535)]
+    public int Port { get; set; } = 5672;
+
+    public string VirtualHost { get; set; } = "/";
+
+    [Required(ErrorMessage = "RabbitMq:Username is required.")]
+    public string Username { get; set; } = "guest";
+
+    [Required(ErrorMessage = "RabbitMq:Password is required.")]
+    public string Password { get; set; } = "guest";
+
+    /// <summary>Reads an AMQP URI (amqp://user:pass@host:port/vhost), as PIPELINE_RABBITMQ carries it.</summary>
+    public void ApplyUri(Uri uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        Host = uri.Host;
+        Port = uri.IsDefaultPort || uri.Port <= 0 ? 5672 : uri.Port;
+        var path = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        VirtualHost = path.Length == 0 ? "/" : path;
+        if (uri.UserInfo.Length > 0)
+        {
+            var parts = uri.UserInfo.Split(':', 2);
+            Username = Uri.UnescapeDataString(parts[0]);
+            Password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
+        }
+    }
+}

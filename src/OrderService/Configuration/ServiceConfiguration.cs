@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Pipeline.OrderService.Configuration;
+
+/// <summary>
+/// Configuration sources in order: appsettings.json, environment (Pipeline__NodeId=..., ZooKeeper__ConnectString=...),
+/// the PIPELINE_* service variables the scripts and tests export, then the command line (--ZooKeeper:ConnectString=...).
+/// </summary>
+public static class ServiceConfiguration
+{
+    public static void AddPipelineSources(this IConfigurationBuilder builder, string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var fromServices = new Dictionary<string, string?>();
+        if (Environment.GetEnvironmentVariable("PIPELINE_ZOOKEEPER") is { Length: > 0 } zk)
+        {
+            fromServices["ZooKeeper:ConnectString"] = zk;
+        }
+
+        if (Environment.GetEnvironmentVariable("PIPELINE_POSTGRES") is { Length: > 0 } pg)
+        {
+            fromServices["ConnectionStrings:Inventory"] = pg;
+        }
+
+        if (Environment.GetEnvironmentVariable("PIPELINE_RABBITMQ") is { Length: > 0 } amqp && Uri.TryCreate(amqp, UriKind.Absolute, out var uri))
+        {
+            var rabbit = new RabbitMqOptions();
+            rabbit.ApplyUri(uri);
+            fromServices["RabbitMq:Host"] = rabbit.Host;
+            fromServices["RabbitMq:Port"] = rabbit.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            fromServices["RabbitMq:VirtualHost"] = rabbit.VirtualHost;
+            fromServices["RabbitMq:Username"] = rabbit.Username;
+            fromServices["RabbitMq:Password"] = rabbit.Password;
+        }
+
+        // The explicit sections win over PIPELINE_*: re-add environment and command line after them.
+        builder.AddInMemoryCollection(fromServices);
+        builder.AddEnvironmentVariables();
+        builder.AddCommandLine(args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=', StringComparison.Ordinal)).ToArray());
+    }
+
+    /// <summary>The inventory connection string, or a clear error naming the setting.</summary>
+    public static string InventoryConnectionString(this IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var value = configuration.GetConnectionString("Inventory");
+        return string.IsNullOrWhiteSpace(value)
+            ? throw new InvalidOperationException("ConnectionStrings:Inventory is missing (set ConnectionStrings__Inventory or PIPELINE_POSTGRES).")
+            : value;
+    }
+}

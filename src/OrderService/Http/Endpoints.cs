@@ -1,0 +1,57 @@
+using MassTransit;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Pipeline.OrderService.Configuration;
+using Pipeline.OrderService.Leadership;
+using Pipeline.OrderService.Telemetry;
+
+namespace Pipeline.OrderService.Http;
+
+/// <summary>/health/live, /health/ready (bus, ZooKeeper session, database), /status (JSON) and /metrics (Prometheus).</summary>
+public static class Endpoints
+{
+    public static void MapPipelineEndpoints(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("masstransit") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapGet("/status", StatusAsync);
+    }
+
+    private static async Task<IResult> StatusAsync(LeadershipService leadership, PipelineMetrics metrics, IOptions<PipelineOptions> options, CancellationToken cancellationToken)
+    {
+        var candidate = leadership.Candidate;
+        object? leader = null;
+        object[] candidates = [];
+        string? error = null;
+        if (candidate is not null)
+        {
+            try
+            {
+                var nodes = await candidate.GetCandidatesAsync(cancellationToken);
+                candidates = [.. nodes.Select(n => new { node = n.Name, sequence = n.Sequence, session = $"0x{n.SessionId:x}", nodeId = n.Info?.NodeId, host = n.Info?.Host, pid = n.Info?.Pid })];
+                leader = candidates.FirstOrDefault();
+            }
+            catch (Exception ex) when (ex is Pipeline.ZooKeeper.Protocol.KeeperException or InvalidOperationException or ObjectDisposedException)
+            {
+                error = ex.Message;
+            }
+        }
+
+        var lease = candidate?.CurrentLease;
+        return Results.Json(new
+        {
+            nodeId = options.Value.NodeId,
+            state = candidate?.State.ToString() ?? "starting",
+            isLeader = lease is not null && leadership.CommitEndpointConnected,
+            token = lease?.Token.ToString(),
+            leader,
+            candidates,
+            commits = new { confirmed = metrics.Confirmed, rejected = metrics.Rejected, redelivered = metrics.Redelivered, fenceRejections = metrics.FenceRejections },
+            lastCommit = new { at = metrics.LastCommitAt, token = metrics.LastCommitToken },
+            error,
+        });
+    }
+}

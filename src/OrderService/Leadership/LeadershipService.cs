@@ -1,0 +1,209 @@
+using System.Threading.Channels;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Pipeline.Inventory.Commit;
+using Pipeline.OrderService.Configuration;
+using Pipeline.OrderService.Messaging;
+using Pipeline.OrderService.Telemetry;
+using Pipeline.ZooKeeper.Client;
+using Pipeline.ZooKeeper.Recipes;
+
+namespace Pipeline.OrderService.Leadership;
+
+/// <summary>
+/// Runs this replica's election candidacy and gates the inventory-commit endpoint on it. Leadership changes are applied one
+/// at a time, in order, so a stop always completes before the next connect:
+/// <list type="bullet">
+/// <item>Lease granted: bump the fence first (a refusal means our token is older than one already seen: resign), then
+/// connect the commit endpoint.</item>
+/// <item>Lease ended (connection lost, session expired, node deleted, resigned): stop the endpoint at once; in-flight batches
+/// see their lease cancelled, are not acknowledged and go back to the queue.</item>
+/// <item>Fenced off by Postgres: resign, then rejoin at the back of the line.</item>
+/// <item>Graceful shutdown: stop the endpoint, then resign, so the successor leads within milliseconds.</item>
+/// </list>
+/// </summary>
+public sealed class LeadershipService(
+    IReceiveEndpointConnector connector,
+    FencedCommitter committer,
+    CommitLease commitLease,
+    PipelineMetrics metrics,
+    IOptions<PipelineOptions> pipelineOptions,
+    IOptions<ZooKeeperOptions> zooKeeperOptions,
+    IOptions<RabbitMqOptions> rabbitOptions,
+    ILoggerFactory loggerFactory) : BackgroundService
+{
+    private readonly ILogger logger = loggerFactory.CreateLogger<LeadershipService>();
+    private readonly Channel<object> work = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private ElectionCandidate? candidate;
+    private HostReceiveEndpointHandle? endpoint;
+
+    /// <summary>The candidate, once started (for status and health).</summary>
+    public ElectionCandidate? Candidate => candidate;
+
+    public bool CommitEndpointConnected => endpoint is not null;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var options = pipelineOptions.Value;
+        await Topology.DeclareCommitQueueAsync(rabbitOptions.Value, options.QuorumQueues, stoppingToken).ConfigureAwait(false);
+        var zk = zooKeeperOptions.Value;
+        var candidateOptions = new ElectionCandidateOptions
+        {
+            ConnectString = zk.ConnectString,
+            SessionTimeout = zk.SessionTimeout,
+            ElectionPath = zk.ElectionPath,
+            NodeId = options.NodeId,
+            Version = typeof(LeadershipService).Assembly.GetName().Version?.ToString() ?? "0",
+            LoggerFactory = loggerFactory,
+            Credential = string.IsNullOrEmpty(zk.DigestUser) ? null : new DigestCredential(zk.DigestUser, zk.DigestPassword ?? ""),
+        };
+        candidate = new ElectionCandidate(candidateOptions);
+        commitLease.FencedOff += OnFencedOff;
+        candidate.Start();
+        var changes = Task.Run(() => ForwardChangesAsync(candidate, stoppingToken), CancellationToken.None);
+
+        try
+        {
+            await foreach (var item in work.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await ApplyAsync(item, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        await changes.ConfigureAwait(false);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Graceful handover: no new commits, then our node goes so the successor is told at once.
+        await StopEndpointAsync("shutting down").ConfigureAwait(false);
+        if (candidate is not null)
+        {
+            try
+            {
+                await candidate.ResignAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                logger.LogWarning("Could not resign in time ({Reason}); closing the session instead", ex.Message);
+            }
+        }
+
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (candidate is not null)
+        {
+            await candidate.DisposeAsync().ConfigureAwait(false);
+        }
+
+        commitLease.FencedOff -= OnFencedOff;
+    }
+
+    private async Task ForwardChangesAsync(ElectionCandidate source, CancellationToken token)
+    {
+        try
+        {
+            await foreach (var change in source.WatchChangesAsync(token).ConfigureAwait(false))
+            {
+                if (change is { State: ElectionState.Leader, Lease: { } lease })
+                {
+                    // The stop must not wait for the change stream: the lease's own cancellation queues it at once.
+                    lease.CancellationToken.Register(() => work.Writer.TryWrite(new LeaseEnded(lease)));
+                }
+
+                work.Writer.TryWrite(change);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ApplyAsync(object item, CancellationToken token)
+    {
+        switch (item)
+        {
+            case LeadershipChange { State: ElectionState.Leader, Lease: { IsRevoked: false } lease }:
+                metrics.LeadershipChanged(ElectionState.Leader, lease);
+                await StartCommittingAsync(lease, token).ConfigureAwait(false);
+                break;
+            case LeadershipChange change:
+                metrics.LeadershipChanged(change.State, null);
+                await StopEndpointAsync(change.Reason).ConfigureAwait(false);
+                break;
+            case LeaseEnded ended when ReferenceEquals(commitLease.Current, ended.Lease):
+                await StopEndpointAsync($"lease ended: {ended.Lease.RevokedBecause}").ConfigureAwait(false);
+                break;
+            case Resign:
+                await StopEndpointAsync("fenced off").ConfigureAwait(false);
+                await candidate!.ResignAsync(token).ConfigureAwait(false);
+                candidate.Rejoin();
+                break;
+            default:
+                break;
+        }
+    }
+
+    private async Task StartCommittingAsync(LeadershipLease lease, CancellationToken token)
+    {
+        await StopEndpointAsync("new lease").ConfigureAwait(false);
+        var fence = CommitLease.ToFenceToken(lease.Token);
+        FenceAcquisition acquisition;
+        try
+        {
+            acquisition = await committer.AcquireFenceAsync(fence, lease.NodeId, lease.CancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (lease.IsRevoked)
+        {
+            return;
+        }
+
+        if (!acquisition.Acquired)
+        {
+            logger.LogCritical("ALARM: our token {Token} is older than the fence's {Current}; not leading", fence, acquisition.Current);
+            work.Writer.TryWrite(new Resign());
+            return;
+        }
+
+        if (lease.IsRevoked || token.IsCancellationRequested)
+        {
+            return;
+        }
+
+        commitLease.Set(lease);
+        var options = pipelineOptions.Value;
+        endpoint = connector.ConnectReceiveEndpoint(Topology.CommitQueue, (context, cfg) => MessagingSetup.ConfigureCommitEndpoint(context, cfg, options));
+        await endpoint.Ready.WaitAsync(token).ConfigureAwait(false);
+        logger.LogInformation("Committing as leader {NodeId} with token {Token}", lease.NodeId, fence);
+    }
+
+    private async Task StopEndpointAsync(string reason)
+    {
+        var handle = endpoint;
+        commitLease.Set(null);
+        if (handle is null)
+        {
+            return;
+        }
+
+        endpoint = null;
+        logger.LogWarning("Stopping the commit endpoint: {Reason}", reason);
+        using var timeout = new CancellationTokenSource(pipelineOptions.Value.ShutdownTimeout);
+        try
+        {
+            await handle.StopAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogError("The commit endpoint did not stop within {Timeout}", pipelineOptions.Value.ShutdownTimeout);
+        }
+    }
+
+    private void OnFencedOff(object? sender, StaleLeaderException e) => work.Writer.TryWrite(new Resign());
+
+    private sealed record LeaseEnded(LeadershipLease Lease);
+
+    private sealed record Resign;
+}

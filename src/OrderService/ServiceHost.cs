@@ -1,0 +1,93 @@
+using MassTransit;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using Pipeline.Inventory.Commit;
+using Pipeline.Inventory.Intake;
+using Pipeline.OrderService.Configuration;
+using Pipeline.OrderService.Http;
+using Pipeline.OrderService.Leadership;
+using Pipeline.OrderService.Messaging;
+using Pipeline.OrderService.Telemetry;
+
+namespace Pipeline.OrderService;
+
+/// <summary>The <c>run</c> verb: the replica as a web host (health, status, metrics) around the bus and the leadership service.</summary>
+public static class ServiceHost
+{
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddPipelineSources(args);
+        builder.Services.AddPipelineServices(builder.Configuration);
+        var pipeline = builder.Configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
+        builder.WebHost.UseUrls($"http://0.0.0.0:{pipeline.HttpPort}");
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = pipeline.ShutdownTimeout);
+
+        var app = builder.Build();
+        app.MapPipelineEndpoints();
+        return app;
+    }
+
+    /// <summary>Everything a replica runs, with options validated at start (a wrong setting stops the host with its name).</summary>
+    public static IServiceCollection AddPipelineServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ZooKeeperOptions>().Bind(configuration.GetSection(ZooKeeperOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => o.SessionTimeout > TimeSpan.Zero, "ZooKeeper:SessionTimeout must be positive.").ValidateOnStart();
+        services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+
+        var connectionString = configuration.InventoryConnectionString();
+        var committerOptions = new FencedCommitterOptions();
+        configuration.GetSection("Commit").Bind(committerOptions);
+        services.AddSingleton(committerOptions);
+        services.AddSingleton(_ => InventoryDataSource.Create(connectionString, committerOptions));
+        services.AddSingleton(sp => new FencedCommitter(sp.GetRequiredService<NpgsqlDataSource>(), committerOptions, sp.GetRequiredService<ILogger<FencedCommitter>>()));
+        services.AddSingleton(sp => new OrderIntakeStore(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton<CommitLease>();
+        services.AddSingleton<PipelineMetrics>();
+        services.AddSingleton<LeadershipService>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());
+
+        var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
+        var pipeline = configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
+        services.AddPipelineMessaging(rabbit, pipeline);
+        services.AddHealthChecks()
+            .AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"])
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(PipelineMetrics.MeterName, "MassTransit", Pipeline.ZooKeeper.Client.ZooKeeperMetrics.MeterName, "Pipeline.Election")
+            .AddPrometheusExporter());
+        return services;
+    }
+}
+
+/// <summary>Ready only while the ZooKeeper session serves: without it the replica cannot lead nor know who does.</summary>
+public sealed class ZooKeeperHealthCheck(LeadershipService leadership) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(leadership.Candidate is { SessionId: not 0 } candidate && candidate.State is not (Pipeline.ZooKeeper.Recipes.ElectionState.Suspended or Pipeline.ZooKeeper.Recipes.ElectionState.Lost)
+            ? HealthCheckResult.Healthy($"session 0x{candidate.SessionId:x}, {candidate.State}")
+            : HealthCheckResult.Unhealthy($"no ZooKeeper session ({leadership.Candidate?.State.ToString() ?? "not started"})"));
+}
+
+/// <summary>Ready only while the inventory database answers.</summary>
+public sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            await using var command = dataSource.CreateCommand("SELECT 1");
+            await command.ExecuteScalarAsync(timeout.Token);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy($"database: {ex.Message}");
+        }
+    }
+}
