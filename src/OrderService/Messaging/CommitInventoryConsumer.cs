@@ -9,14 +9,11 @@ namespace Pipeline.OrderService.Messaging;
 /// <summary>
 /// The leader's commit stage: a batch of CommitInventory becomes one fenced transaction, then one event per order, published
 /// only after COMMIT. A redelivered order that is already decided gets its decision published again. When the lease ends
-/// mid-batch, or the fence refuses us, nothing is acknowledged: the batch waits for the endpoint to stop and goes back to the
-/// queue for the next leader.
+/// mid-batch, or the fence refuses us, nothing is acknowledged: the batch goes back to the queue for the next leader.
 /// </summary>
 public sealed class CommitInventoryConsumer(FencedCommitter committer, CommitLease commitLease, PipelineMetrics metrics, ILogger<CommitInventoryConsumer> logger)
     : IConsumer<Batch<CommitInventory>>
 {
-    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(60);
-
     public async Task Consume(ConsumeContext<Batch<CommitInventory>> context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -66,22 +63,28 @@ public sealed class CommitInventoryConsumer(FencedCommitter committer, CommitLea
         }
         : new OrderRejected { OrderId = decision.OrderId, Reason = decision.Reason ?? RejectionReason.Invalid, Detail = decision.Detail };
 
-    /// <summary>
-    /// Leaves the batch unacknowledged. Throwing now would count as a consumer fault (retries, then the error queue); instead
-    /// wait for the leadership service to stop this endpoint, whose cancellation makes the transport return the messages
-    /// to the queue. The wait is bounded so a stuck stop cannot hold the batch forever.
-    /// </summary>
-    private async Task ReturnToQueueAsync(ConsumeContext context, string why)
+    private Task ReturnToQueueAsync(ConsumeContext context, string why)
     {
         logger.LogWarning("Returning a batch to the queue: {Why}", why);
-        try
-        {
-            await Task.Delay(StopWait, context.CancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        return Task.FromException(new LeadershipLostException($"Batch not committed, returned to the queue: {why}"));
+    }
+}
 
-        throw new OperationCanceledException($"Batch returned to the queue: {why}", context.CancellationToken);
+/// <summary>The batch was not committed because this replica does not (or no longer) lead. Never a fault of the messages:
+/// the commit endpoint's error pipe requeues them instead of moving them to the error queue.</summary>
+public sealed class LeadershipLostException : Exception
+{
+    public LeadershipLostException()
+    {
+    }
+
+    public LeadershipLostException(string message)
+        : base(message)
+    {
+    }
+
+    public LeadershipLostException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

@@ -1,4 +1,5 @@
 using MassTransit;
+using MassTransit.Middleware;
 using Pipeline.Inventory.Commit;
 using Pipeline.OrderService.Configuration;
 
@@ -55,15 +56,75 @@ public static class MessagingSetup
         }
 
         cfg.ConcurrentMessageLimit = pipeline.CommitBatchSize;
+
+        // Leadership lost mid-batch is not the messages' fault: requeue them (the transport nacks what the error pipe rethrows).
+        cfg.ConfigureError(x =>
+        {
+            x.UseFilter(new RequeueOnLeadershipLossFilter());
+            x.UseFilter(new GenerateFaultFilter());
+            x.UseFilter(new ErrorTransportFilter());
+        });
         cfg.UseMessageRetry(r =>
         {
             r.Ignore<StaleLeaderException>();
-            r.Ignore<OperationCanceledException>();
+            r.Ignore<LeadershipLostException>();
             r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
         });
         cfg.ConfigureConsumer<CommitInventoryConsumer>(context, c => c.Options<BatchOptions>(o => o
             .SetMessageLimit(pipeline.CommitBatchSize)
             .SetTimeLimit(pipeline.CommitBatchTimeLimit)
             .SetConcurrencyLimit(1)));
+    }
+}
+
+/// <summary>
+/// In the commit endpoint's error pipe: faults that are not the message's (leadership lost, the database unreachable after
+/// the retries) are rethrown, so the transport returns the message to the queue (basic.nack, requeue) instead of parking it
+/// in the error queue, where the order would stay undecided. Every other fault goes on to the default fault event and
+/// error queue. A short pause first keeps a replica that cannot commit from spinning on the same messages.
+/// </summary>
+public sealed class RequeueOnLeadershipLossFilter : IFilter<ExceptionReceiveContext>
+{
+    private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(500);
+
+    public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        if (!IsNotTheMessagesFault(context.Exception))
+        {
+            await next.Send(context);
+            return;
+        }
+
+        if (context.Exception is not LeadershipLostException)
+        {
+            await Task.Delay(Pause, CancellationToken.None);
+        }
+
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(context.Exception);
+    }
+
+    public void Probe(ProbeContext context) => context?.CreateFilterScope("requeueOnLeadershipLoss");
+
+    internal static bool IsNotTheMessagesFault(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case LeadershipLostException:
+                case Npgsql.NpgsqlException { IsTransient: true }:
+                case Npgsql.PostgresException { SqlState: "25P03" or "57P01" or "57P02" or "57P03" or "55P03" or "57014" or "40001" or "40P01" }:
+                case Npgsql.NpgsqlException { InnerException: IOException or System.Net.Sockets.SocketException }:
+                    return true;
+                case AggregateException aggregate when aggregate.InnerExceptions.Any(IsNotTheMessagesFault):
+                    return true;
+                default:
+                    break;
+            }
+        }
+
+        return false;
     }
 }
