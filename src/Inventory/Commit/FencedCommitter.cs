@@ -234,7 +234,9 @@ public sealed partial class FencedCommitter
         AddFenceParameters(command.Parameters, token, nodeId);
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var readerScope = reader.ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? new FenceToken(reader.GetInt64(0), reader.GetInt64(1)) : default;
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new FenceToken(reader.GetInt64(0), reader.GetInt64(1))
+            : throw new InvalidOperationException($"The fence row '{options.Resource}' does not exist in leader_fence: run migrate (or fix the Resource setting).");
     }
 
     private void AddFenceParameters(NpgsqlParameterCollection parameters, FenceToken token, string nodeId)

@@ -47,6 +47,10 @@ public sealed class OrderIntakeStore(NpgsqlDataSource dataSource)
     {
         ArgumentNullException.ThrowIfNull(order);
         ArgumentException.ThrowIfNullOrWhiteSpace(order.OrderId);
+        if (order.OrderId.Length > Commit.OrderValidation.MaxIdLength)
+        {
+            throw new ArgumentException($"Order ids are at most {Commit.OrderValidation.MaxIdLength} characters.", nameof(order));
+        }
         var hash = ContentHash(order.CustomerId, order.Lines);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var scope = connection.ConfigureAwait(false);

@@ -95,6 +95,10 @@ public sealed class InvariantChecker(NpgsqlDataSource dataSource)
             UNION ALL
             SELECT format('%s: Confirmed without a ledger row', o.order_id)
             FROM orders o WHERE o.status = 'Confirmed' AND NOT EXISTS (SELECT 1 FROM inventory_commits c WHERE c.order_id = o.order_id)
+            UNION ALL
+            SELECT format('%s: rejected %s by the commit without a ledger row', o.order_id, o.reason)
+            FROM orders o WHERE o.status = 'Rejected' AND o.reason IN ('OutOfStock', 'UnknownSku')
+              AND NOT EXISTS (SELECT 1 FROM inventory_commits c WHERE c.order_id = o.order_id)
             """;
 
         public const string Lost = """

@@ -33,6 +33,49 @@ internal static class CommitTestKit
         return new FencedCommitter(dataSource ?? db.DataSource, options);
     }
 
+    /// <summary>A fence row of its own (token 0:0) that several committers can share.</summary>
+    public static async Task<string> NewFenceAsync(InventoryDatabaseFixture db)
+    {
+        var resource = "test-" + Guid.NewGuid().ToString("N");
+        await ExecuteAsync(db, $"INSERT INTO leader_fence (resource, generation, epoch, holder) VALUES ('{resource}', 0, 0, '')");
+        return resource;
+    }
+
+    /// <summary>A commit-path data source whose connections carry <paramref name="applicationName"/>, so pg_stat_activity can find them.</summary>
+    public static NpgsqlDataSource NamedDataSource(InventoryDatabaseFixture db, FencedCommitterOptions options, string applicationName) =>
+        InventoryDataSource.Create(new NpgsqlConnectionStringBuilder(db.ConnectionString) { ApplicationName = applicationName }.ConnectionString, options);
+
+    /// <summary>The token the fence row holds and its holder.</summary>
+    public static async Task<(FenceToken Token, string Holder)> FenceAsync(InventoryDatabaseFixture db, string resource)
+    {
+        await using var connection = await db.DataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("SELECT generation, epoch, holder FROM leader_fence WHERE resource = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), $"no fence row {resource}");
+        return (new FenceToken(reader.GetInt64(0), reader.GetInt64(1)), reader.GetString(2));
+    }
+
+    /// <summary>Records many orders at intake, several at a time, as the replicas do.</summary>
+    public static async Task ReceiveManyAsync(InventoryDatabaseFixture db, IReadOnlyList<CommitInventory> orders, int parallelism = 8)
+    {
+        var store = new OrderIntakeStore(db.DataSource);
+        await Parallel.ForEachAsync(orders, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (order, cancellationToken) =>
+        {
+            var submitted = new OrderSubmitted { OrderId = order.OrderId, CustomerId = "c", Lines = order.Lines, SubmittedAt = DateTimeOffset.UtcNow };
+            var (lines, _) = OrderValidation.Validate(order.OrderId, order.Lines);
+            var result = await store.RecordReceivedAsync(submitted, lines ?? order.Lines, "intake", cancellationToken);
+            Assert.Equal(ReceiveOutcome.Recorded, result.Outcome);
+        });
+    }
+
+    public static async Task ExecuteAsync(InventoryDatabaseFixture db, string sql)
+    {
+        await using var connection = await db.DataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public static Task SeedAsync(InventoryDatabaseFixture db, int quantity, params string[] skus) => InventoryDatabase.SeedStockAsync(db.DataSource, skus, quantity);
 
     public static async Task<T?> ScalarAsync<T>(InventoryDatabaseFixture db, string sql)
