@@ -46,6 +46,7 @@ public static class ServiceHost
         services.AddSingleton(sp => new FencedCommitter(sp.GetRequiredService<NpgsqlDataSource>(), committerOptions, sp.GetRequiredService<ILogger<FencedCommitter>>()));
         services.AddSingleton(sp => new OrderIntakeStore(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<CommitLease>();
+        services.AddSingleton<CommitBatcher>();
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<LeadershipService>();
         services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());

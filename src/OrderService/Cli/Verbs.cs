@@ -19,7 +19,7 @@ public static class Verbs
         new("seed", "add stock: N SKUs (SKU-00001 ...) with Q units each", "--skus N --stock Q", SeedAsync),
         new("publish", "publish N orders as a storefront would, with a progress bar and a summary", "--orders N [--rate R] [--lines L] [--invalid-ratio X] [--skus N] [--prefix P]", Publisher.RunAsync),
         new("status", "who leads with which token, the candidates, queue depths, decided counts", "", StatusVerb.RunAsync),
-        new("verify", "check the invariants in the database; exit 3 on any violation", "[--not-drained]", VerifyAsync),
+        new("verify", "check the invariants in the database; exit 3 on any violation", "[--published IDS_FILE] [--not-drained]", VerifyAsync),
         new("watch", "print decisions (OrderConfirmed, OrderRejected) as they happen", "[--count N]", Watcher.RunAsync),
     ];
 
@@ -71,7 +71,8 @@ public static class Verbs
     private static async Task<int> VerifyAsync(CommandLine options, string[] args)
     {
         await using var dataSource = InventoryDataSource.Create(Configuration(args).InventoryConnectionString());
-        var report = await new InvariantChecker(dataSource).VerifyAsync(drained: !options.Has("not-drained"));
+        var published = options.GetString("published") is { } file ? await File.ReadAllLinesAsync(file) : null;
+        var report = await new InvariantChecker(dataSource).VerifyAsync(drained: !options.Has("not-drained"), published);
         Console.WriteLine($"orders {report.Orders}, undecided {report.Undecided}, ledger rows {report.LedgerRows}, fence rejections {report.FenceRejections}");
         Console.WriteLine(report);
         Console.WriteLine(report.AllHold ? "verify: every invariant holds" : "verify: VIOLATIONS");

@@ -23,6 +23,7 @@ namespace Pipeline.OrderService.Leadership;
 /// </list>
 /// </summary>
 public sealed class LeadershipService(
+    IBusControl bus,
     IReceiveEndpointConnector connector,
     FencedCommitter committer,
     CommitLease commitLease,
@@ -46,6 +47,15 @@ public sealed class LeadershipService(
     {
         var options = pipelineOptions.Value;
         await Topology.DeclareCommitQueueAsync(rabbitOptions.Value, options.QuorumQueues, stoppingToken).ConfigureAwait(false);
+
+        // Only a started bus can host the commit endpoint: an endpoint connected while the bus is still starting may never
+        // receive. So no candidacy before the bus is healthy.
+        var health = await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromMinutes(2)).ConfigureAwait(false);
+        if (health != BusHealthStatus.Healthy)
+        {
+            throw new InvalidOperationException($"The message bus did not become healthy ({health}); not joining the election.");
+        }
+
         var zk = zooKeeperOptions.Value;
         var candidateOptions = new ElectionCandidateOptions
         {

@@ -41,8 +41,9 @@ public static class MessagingSetup
         return services;
     }
 
-    /// <summary>The leader's inventory-commit endpoint: one batch at a time (the fence serializes commits anyway), prefetch
-    /// twice the batch, retries only for transient database errors.</summary>
+    /// <summary>The leader's inventory-commit endpoint: as many deliveries in flight as a batch holds (the
+    /// <see cref="CommitBatcher"/> groups them into one transaction), prefetch twice the batch, retries only for transient
+    /// database errors.</summary>
     public static void ConfigureCommitEndpoint(IBusRegistrationContext context, IReceiveEndpointConfigurator cfg, PipelineOptions pipeline)
     {
         ArgumentNullException.ThrowIfNull(cfg);
@@ -70,10 +71,7 @@ public static class MessagingSetup
             r.Ignore<LeadershipLostException>();
             r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
         });
-        cfg.ConfigureConsumer<CommitInventoryConsumer>(context, c => c.Options<BatchOptions>(o => o
-            .SetMessageLimit(pipeline.CommitBatchSize)
-            .SetTimeLimit(pipeline.CommitBatchTimeLimit)
-            .SetConcurrencyLimit(1)));
+        cfg.ConfigureConsumer<CommitInventoryConsumer>(context);
     }
 }
 

@@ -1,0 +1,149 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Pipeline.Contracts;
+using Pipeline.Inventory.Commit;
+using Pipeline.OrderService.Configuration;
+using Pipeline.OrderService.Leadership;
+using Pipeline.OrderService.Telemetry;
+using Pipeline.ZooKeeper.Recipes;
+
+namespace Pipeline.OrderService.Messaging;
+
+/// <summary>
+/// Group commit for the leader: concurrent CommitInventory deliveries are gathered into one fenced transaction (up to
+/// CommitBatchSize orders, waiting at most CommitBatchTimeLimit for the batch to fill), and each delivery gets its own
+/// decision back. One batch at a time: the fence serializes commits anyway. A delivery whose batch could not be committed
+/// because leadership ended (or the fence refused us) fails with <see cref="LeadershipLostException"/> and is requeued.
+/// </summary>
+public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitLease, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
+    : IAsyncDisposable
+{
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource stop = new();
+    private readonly Lock gate = new();
+    private Task? loop;
+
+    /// <summary>Commits <paramref name="message"/> in the next batch and returns its decision.</summary>
+    public Task<OrderDecision> CommitAsync(CommitInventory message, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            loop ??= Task.Run(RunAsync, CancellationToken.None);
+        }
+
+        var pending = new Pending(message, new TaskCompletionSource<OrderDecision>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!queue.Writer.TryWrite(pending))
+        {
+            return Task.FromException<OrderDecision>(new LeadershipLostException("the committer is stopping"));
+        }
+
+        return pending.Decision.Task.WaitAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        await stop.CancelAsync();
+        if (loop is not null)
+        {
+            await loop;
+        }
+
+        stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var size = options.Value.CommitBatchSize;
+        var limit = options.Value.CommitBatchTimeLimit;
+        var batch = new List<Pending>(size);
+        try
+        {
+            while (await queue.Reader.WaitToReadAsync(stop.Token))
+            {
+                batch.Clear();
+                using (var fill = new CancellationTokenSource(limit))
+                {
+                    while (batch.Count < size)
+                    {
+                        if (queue.Reader.TryRead(out var next))
+                        {
+                            batch.Add(next);
+                            continue;
+                        }
+
+                        try
+                        {
+                            if (!await queue.Reader.WaitToReadAsync(fill.Token))
+                            {
+                                break;
+                            }
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            break; // the time limit: commit what we have
+                        }
+                    }
+                }
+
+                await CommitBatchAsync(batch);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+
+        while (queue.Reader.TryRead(out var left))
+        {
+            left.Decision.TrySetException(new LeadershipLostException("the committer stopped"));
+        }
+    }
+
+    private async Task CommitBatchAsync(List<Pending> batch)
+    {
+        var lease = commitLease.Current;
+        if (lease is null || lease.IsRevoked)
+        {
+            Fail(batch, new LeadershipLostException($"no valid lease ({lease?.RevokedBecause ?? "not leading"})"));
+            return;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            var decisions = await committer.CommitAsync(CommitLease.ToFenceToken(lease.Token), lease.NodeId, [.. batch.Select(p => p.Message)], lease.CancellationToken);
+            metrics.Committed(decisions, batch.Count, clock.Elapsed, lease);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Decision.TrySetResult(decisions[i]);
+            }
+        }
+        catch (StaleLeaderException ex)
+        {
+            metrics.FenceRejected();
+            logger.LogError("Commit refused by the fence: {Reason}. Stepping down.", ex.Message);
+            commitLease.ReportFencedOff(ex);
+            Fail(batch, new LeadershipLostException("fenced off", ex));
+        }
+        catch (OperationCanceledException) when (lease.IsRevoked)
+        {
+            Fail(batch, new LeadershipLostException($"lease ended: {lease.RevokedBecause}"));
+        }
+#pragma warning disable CA1031 // Every other failure belongs to the deliveries of this batch: each gets it, the loop goes on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(batch, ex);
+        }
+    }
+
+    private static void Fail(List<Pending> batch, Exception exception)
+    {
+        foreach (var pending in batch)
+        {
+            pending.Decision.TrySetException(exception);
+        }
+    }
+
+    private sealed record Pending(CommitInventory Message, TaskCompletionSource<OrderDecision> Decision);
+}
