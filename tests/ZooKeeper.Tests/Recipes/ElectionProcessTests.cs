@@ -6,8 +6,9 @@ using static Pipeline.ZooKeeper.Tests.Recipes.ElectionTestKit;
 namespace Pipeline.ZooKeeper.Tests.Recipes;
 
 /// <summary>The leader in a process of its own, killed with SIGKILL: its session is left to expire, and another candidate
-/// must lead within the session timeout plus one second.</summary>
-public sealed class ElectionProcessTests(ZooKeeperChroot chroot, ITestOutputHelper output) : IClassFixture<ZooKeeperChroot>
+/// must lead within the session timeout plus one second. A private server with a 200 ms tick: the server expires sessions
+/// on tick boundaries, so the shared server's coarser tick would eat into the second.</summary>
+public sealed class ElectionProcessTests(ZooKeeperStandalone server, ITestOutputHelper output) : IClassFixture<ZooKeeperStandalone>
 {
     private static readonly TimeSpan Session = TimeSpan.FromSeconds(2);
 
@@ -22,7 +23,7 @@ public sealed class ElectionProcessTests(ZooKeeperChroot chroot, ITestOutputHelp
             try
             {
                 await WaitForLineAsync(child, "LEADER", TimeSpan.FromSeconds(60));
-                await using var local = Candidate(chroot.ConnectString, path, $"local-{round}", Session);
+                await using var local = Candidate(server.ConnectString, path, $"local-{round}", Session);
                 await Eventually.TrueAsync(() => Task.FromResult(local.Znode is not null), WaitLimit, "the local candidate to join");
                 Assert.Null(local.CurrentLease);
 
@@ -49,7 +50,7 @@ public sealed class ElectionProcessTests(ZooKeeperChroot chroot, ITestOutputHelp
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Pipeline.ElectionCandidateHost.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var arg in new[] { dll, chroot.ConnectString, path, nodeId, ((int)Session.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { dll, server.ConnectString, path, nodeId, ((int)Session.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             info.ArgumentList.Add(arg);
         }
