@@ -49,11 +49,14 @@ public static class ServiceHost
         services.AddSingleton<CommitBatcher>();
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<LeadershipService>();
-        services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());
 
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
         var pipeline = configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
         services.AddPipelineMessaging(rabbit, pipeline);
+
+        // Registered after the bus: hosted services stop in reverse order, so a graceful stop stops the commit endpoint and
+        // resigns first (the successor leads at once), and only then stops intake and the bus.
+        services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());
         services.AddHealthChecks()
             .AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"])
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);

@@ -34,7 +34,7 @@ public static class Preflight
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException or RabbitMQ.Client.Exceptions.AuthenticationFailureException
                                        or RabbitMQ.Client.Exceptions.OperationInterruptedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
-            throw new InvalidOperationException($"RabbitMq (Host {rabbit.Host}:{rabbit.Port}, VirtualHost {rabbit.VirtualHost}, Username {rabbit.Username}) is not usable: {ex.Message}", ex);
+            throw new InvalidOperationException($"RabbitMq (Host {rabbit.Host}:{rabbit.Port}, VirtualHost {rabbit.VirtualHost}, Username {rabbit.Username}) is not usable: {ex.GetBaseException().Message}", ex);
         }
 
         var zk = configuration.GetSection(ZooKeeperOptions.Section).Get<ZooKeeperOptions>() ?? new ZooKeeperOptions();

@@ -33,7 +33,11 @@ public static class MessagingSetup
                         e.SetQuorumQueue();
                     }
 
-                    e.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)));
+                    e.UseMessageRetry(r =>
+                    {
+                        r.Ignore<UnusableOrderIdException>();
+                        r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
+                    });
                     e.ConfigureConsumer<OrderSubmittedConsumer>(context);
                 });
             });

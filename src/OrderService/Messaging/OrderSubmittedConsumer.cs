@@ -27,7 +27,7 @@ public sealed class OrderSubmittedConsumer(OrderIntakeStore store, IOptions<Pipe
         if (string.IsNullOrWhiteSpace(order.OrderId) || order.OrderId.Length > OrderValidation.MaxIdLength)
         {
             // No usable key to record it under: reject it loudly; it must not vanish silently.
-            throw new InvalidOperationException($"OrderSubmitted without a usable order id: {problem}");
+            throw new UnusableOrderIdException($"OrderSubmitted without a usable order id: {problem}");
         }
 
         if (problem is not null)
@@ -70,5 +70,24 @@ public sealed class OrderSubmittedConsumer(OrderIntakeStore store, IOptions<Pipe
             Reason = RejectionReason.Conflict,
             Detail = "the order id was already used for an order with different content",
         }).ConfigureAwait(false);
+    }
+}
+
+/// <summary>An order message with no usable id: nothing can be recorded under it, so it goes to the error queue (no retries:
+/// a retry cannot give it an id).</summary>
+public sealed class UnusableOrderIdException : Exception
+{
+    public UnusableOrderIdException()
+    {
+    }
+
+    public UnusableOrderIdException(string message)
+        : base(message)
+    {
+    }
+
+    public UnusableOrderIdException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

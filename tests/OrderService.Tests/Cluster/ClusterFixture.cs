@@ -1,0 +1,75 @@
+using Pipeline.Testing;
+
+namespace Pipeline.OrderService.Tests.Cluster;
+
+/// <summary>
+/// Three OrderService replicas on a database, virtual host and ZooKeeper chroot of their own, with a storefront bus that
+/// records every decision event. Shared by the tests of the <see cref="ClusterCollection"/>, which run one at a time;
+/// a test that stops or kills replicas leaves the rest to <see cref="ReadyAsync"/>, which every test calls first.
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const int Replicas = 3;
+    public const string ElectionPath = "/pipeline/election/inventory-commit";
+
+    public InventoryDatabaseFixture Database { get; } = new();
+
+    public RabbitMqVirtualHost VirtualHost { get; } = new();
+
+    public ZooKeeperChroot Chroot { get; } = new();
+
+    public ReplicaCluster Cluster { get; private set; } = null!;
+
+    public OrderBus Bus { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Task.WhenAll(Database.InitializeAsync(), VirtualHost.InitializeAsync(), Chroot.InitializeAsync());
+        Cluster = new ReplicaCluster(ReplicaClusterOptions.For(Database, VirtualHost, Chroot));
+        try
+        {
+            await Cluster.StartAsync(Replicas);
+            Bus = await OrderBus.StartAsync(VirtualHost.AmqpUri);
+        }
+        catch
+        {
+            await Cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Every replica running and ready, and one of them leading.</summary>
+    public async Task<ObservedLeader> ReadyAsync()
+    {
+        await Cluster.RestartStoppedAsync();
+        await Cluster.WaitReadyAsync();
+        return await Cluster.LeaderAsync();
+    }
+
+    /// <summary>For failure messages: every replica and where its log is.</summary>
+    public string Describe() => $"replicas (logs in {Cluster.LogDirectory}):\n{Cluster.Describe(30)}";
+
+    public async Task DisposeAsync()
+    {
+        if (Bus is not null)
+        {
+            await Bus.DisposeAsync();
+        }
+
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+
+        await Chroot.DisposeAsync();
+        await VirtualHost.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}
+
+/// <summary>The tests that run replicas: one at a time, on one shared cluster (two clusters at once would starve a small machine).</summary>
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "replica cluster";
+}

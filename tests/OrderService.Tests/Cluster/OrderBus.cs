@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using MassTransit;
+using Pipeline.Contracts;
+using Pipeline.Testing;
+
+namespace Pipeline.OrderService.Tests.Cluster;
+
+/// <summary>
+/// A storefront and an observer in one in-process MassTransit bus on the test virtual host: publishes OrderSubmitted
+/// (durable, publisher-confirmed, as the CLI's <c>publish</c> does) and records every OrderConfirmed and OrderRejected from
+/// a temporary queue bound before anything is published.
+/// </summary>
+public sealed class OrderBus : IAsyncDisposable
+{
+    private readonly IBusControl bus;
+
+    private OrderBus(IBusControl bus, EventRecorder events)
+    {
+        this.bus = bus;
+        Events = events;
+    }
+
+    public EventRecorder Events { get; }
+
+    public static async Task<OrderBus> StartAsync(Uri amqp)
+    {
+        ArgumentNullException.ThrowIfNull(amqp);
+        var events = new EventRecorder();
+        var user = amqp.UserInfo.Split(':', 2);
+        var vhost = Uri.UnescapeDataString(amqp.AbsolutePath.TrimStart('/'));
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(amqp.Host, (ushort)amqp.Port, vhost.Length == 0 ? "/" : vhost, h =>
+            {
+                h.Username(Uri.UnescapeDataString(user[0]));
+                h.Password(user.Length > 1 ? Uri.UnescapeDataString(user[1]) : "");
+                h.PublisherConfirmation = true;
+            });
+            cfg.ReceiveEndpoint(e =>
+            {
+                e.Handler<OrderConfirmed>(c => events.Add(c.Message.OrderId, c.Message));
+                e.Handler<OrderRejected>(c => events.Add(c.Message.OrderId, c.Message));
+            });
+        });
+        using var start = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await bus.StartAsync(start.Token);
+        await Eventually.TrueAsync(() => Task.FromResult(bus.CheckHealth().Status == BusHealthStatus.Healthy), TimeSpan.FromSeconds(60), "the test bus to be healthy");
+        return new OrderBus(bus, events);
+    }
+
+    public Task PublishAsync(OrderSubmitted order, Guid? messageId = null) =>
+        bus.Publish(order, context =>
+        {
+            if (messageId is { } id)
+            {
+                context.MessageId = id;
+            }
+        });
+
+    /// <summary>Publishes every order, <paramref name="parallelism"/> unconfirmed at a time; with a rate, paced to it.</summary>
+    public async Task PublishAllAsync(IEnumerable<OrderSubmitted> orders, int parallelism = 64, double perSecond = 0, CancellationToken cancellationToken = default)
+    {
+        using var inFlight = new SemaphoreSlim(parallelism);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var tasks = new List<Task>();
+        var i = 0;
+        foreach (var order in orders)
+        {
+            if (perSecond > 0 && TimeSpan.FromSeconds(i / perSecond) - clock.Elapsed is { Ticks: > 0 } due)
+            {
+                await Task.Delay(due, cancellationToken);
+            }
+
+            i++;
+            await inFlight.WaitAsync(cancellationToken);
+            tasks.Add(PublishReleasingAsync(order, inFlight));
+        }
+
+        await Task.WhenAll(tasks);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await bus.StopAsync(stop.Token);
+    }
+
+    private async Task PublishReleasingAsync(OrderSubmitted order, SemaphoreSlim inFlight)
+    {
+        try
+        {
+            await bus.Publish(order);
+        }
+        finally
+        {
+            inFlight.Release();
+        }
+    }
+}
+
+/// <summary>Decision events by order id, in arrival order; redeliveries can make several per order.</summary>
+public sealed class EventRecorder
+{
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<object>> byOrder = new(StringComparer.Ordinal);
+
+    public int Count => byOrder.Values.Sum(q => q.Count);
+
+    public IReadOnlyList<object> For(string orderId) => byOrder.TryGetValue(orderId, out var events) ? [.. events] : [];
+
+    public Task Add(string orderId, object message)
+    {
+        byOrder.GetOrAdd(orderId, _ => new ConcurrentQueue<object>()).Enqueue(message);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Waits until every id has at least one decision event.</summary>
+    public async Task WaitForAllAsync(IReadOnlyCollection<string> orderIds, TimeSpan timeout)
+    {
+        var missing = orderIds.ToList();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((missing = [.. missing.Where(id => !byOrder.ContainsKey(id))]).Count > 0)
+        {
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for a decision event for each of {orderIds.Count} orders: " +
+                                           $"{missing.Count} still have none, e.g. {string.Join(", ", missing.Take(5))}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits for an event of <paramref name="orderId"/> that satisfies <paramref name="match"/>.</summary>
+    public async Task<T> WaitForAsync<T>(string orderId, Func<T, bool> match, TimeSpan timeout)
+        where T : class
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (For(orderId).OfType<T>().FirstOrDefault(match) is { } found)
+            {
+                return found;
+            }
+
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for a matching {typeof(T).Name} for {orderId}; seen: [{string.Join("; ", For(orderId))}]");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
