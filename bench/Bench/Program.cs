@@ -7,6 +7,7 @@ using Pipeline.Bench.Scenarios;
 IScenario[] scenarios =
 [
     new ZkScenario(),
+    new CommitScenario(),
 ];
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -71,7 +72,7 @@ catch (Exception ex)
 }
 
 Console.WriteLine();
-Console.Write(ResultTable.Render(result));
+Console.Write(result.Table is { } table ? ResultTable.Render(table) : ResultTable.Render(result));
 var file = await ResultWriter.WriteAsync(result, context, cancel.Token);
 Console.WriteLine();
 foreach (var note in result.Notes)

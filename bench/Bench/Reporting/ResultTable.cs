@@ -3,15 +3,13 @@ using System.Text;
 
 namespace Pipeline.Bench.Reporting;
 
-/// <summary>A markdown table of a scenario's rows: name, ours, java, unit, and how ours compares.</summary>
+/// <summary>A markdown table of a scenario's rows: name, ours, the reference (java for zk), unit, and how ours compares.</summary>
 public static class ResultTable
 {
-    private static readonly string[] Header = ["metric", "ours", "java", "unit", "ours vs java"];
-
     public static string Render(ScenarioResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var lines = new List<string[]> { Header };
+        var lines = new List<string[]> { new[] { "metric", "ours", result.Reference, "unit", $"ours vs {result.Reference}" } };
         foreach (var row in result.Rows)
         {
             lines.Add(

@@ -34,8 +34,9 @@ public static class ResultWriter
             {
                 ["name"] = r.Name,
                 ["ours"] = Math.Round(r.Ours, 1),
-                ["java"] = r.Java is { } j ? Math.Round(j, 1) : null,
+                [result.Reference] = r.Java is { } j ? Math.Round(j, 1) : null,
                 ["unit"] = r.Unit,
+                ["ratio"] = r.Advantage is { } a ? Math.Round(a, 4) : null,
                 ["higherIsBetter"] = r.HigherIsBetter,
             }).ToList(),
             ["notes"] = result.Notes,

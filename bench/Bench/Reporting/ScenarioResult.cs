@@ -18,6 +18,13 @@ public sealed record ScenarioResult(string Scenario, double Ratio, double Goal, 
     /// <summary>How the numbers were taken (rounds, warm-up, best-of), printed under the table and kept in the JSON.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>What "java" stands for in this scenario's rows: the reference ours is measured against (the JSON key of
+    /// <see cref="ResultRow.Java"/>).</summary>
+    public string Reference { get; init; } = "java";
+
+    /// <summary>A table of the scenario's own shape (first line the header), printed instead of the generic one.</summary>
+    public IReadOnlyList<string[]>? Table { get; init; }
+
     /// <summary>Scenario-specific details for the JSON (counts, per-round numbers, versions).</summary>
     public IReadOnlyDictionary<string, object?> Details { get; init; } = new Dictionary<string, object?>();
 
