@@ -97,6 +97,10 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
         var environment = ServiceEnvironment(options);
         environment["Pipeline__NodeId"] = replica.NodeId;
         environment["Pipeline__HttpPort"] = replica.HttpPort.ToString(CultureInfo.InvariantCulture);
+        foreach (var (name, value) in options.ReplicaEnvironment?.Invoke(index) ?? new Dictionary<string, string?>())
+        {
+            environment[name] = value;
+        }
         replica.Process = Launch(dll, replica.LogPath, environment, ["run"]);
         await WaitReadyAsync(index).ConfigureAwait(false);
     }

@@ -30,6 +30,10 @@ public sealed class ReplicaClusterOptions
     /// <summary>More variables for every replica (e.g. Commit__TestOnlyDelayInsideTransaction); a null value removes one.</summary>
     public IDictionary<string, string?> ExtraEnvironment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
 
+    /// <summary>Variables for one replica (by index), applied last at each start: e.g. its own ZooKeeper__ConnectString and
+    /// ConnectionStrings__Inventory through a per-replica <see cref="TcpProxy"/>. Null: every replica gets the same.</summary>
+    public Func<int, IReadOnlyDictionary<string, string?>>? ReplicaEnvironment { get; init; }
+
     public static ReplicaClusterOptions For(PostgresDatabase database, RabbitMqVirtualHost virtualHost, ZooKeeperChroot chroot)
     {
         ArgumentNullException.ThrowIfNull(database);

@@ -10,6 +10,7 @@ namespace Pipeline.ZooKeeper.Tests.Client;
 /// expiry when every server is gone for longer than the session timeout, requests in flight during a disconnect.
 /// Tests in this class run one after another, each leaving the ensemble whole again.
 /// </summary>
+[Collection(TimingCollection.Name)]
 public sealed class FaultTests(ZooKeeperEnsemble ensemble) : IClassFixture<ZooKeeperEnsemble>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -93,7 +94,8 @@ public sealed class FaultTests(ZooKeeperEnsemble ensemble) : IClassFixture<ZooKe
     public async Task Requests_in_flight_when_the_server_stops_answering_end_with_ConnectionLoss_and_none_hangs()
     {
         var address = ensemble.AddressOf(3);
-        await using var zk = await ConnectAsync(TimeSpan.FromSeconds(3), address);
+        // Long enough that the read timeout (2/3 of it) ends the connection well before the session could count as expired.
+        await using var zk = await ConnectAsync(TimeSpan.FromSeconds(6), address);
         ensemble.Pause(3);
         Task<DataResult>[] requests;
         try

@@ -8,6 +8,7 @@ namespace Pipeline.ZooKeeper.Tests.Recipes;
 /// <summary>The leader in a process of its own, killed with SIGKILL: its session is left to expire, and another candidate
 /// must lead within the session timeout plus one second. A private server with a 200 ms tick: the server expires sessions
 /// on tick boundaries, so the shared server's coarser tick would eat into the second.</summary>
+[Collection(TimingCollection.Name)]
 public sealed class ElectionProcessTests(ZooKeeperStandalone server, ITestOutputHelper output) : IClassFixture<ZooKeeperStandalone>
 {
     private static readonly TimeSpan Session = TimeSpan.FromSeconds(2);

@@ -9,6 +9,7 @@ using static Pipeline.ZooKeeper.Tests.Recipes.ElectionTestKit;
 namespace Pipeline.ZooKeeper.Tests.Recipes;
 
 /// <summary>The election against the real server: who leads, tokens, failover times, the herd, lost create replies.</summary>
+[Collection(TimingCollection.Name)]
 public sealed class ElectionTests(ZooKeeperChroot chroot, ITestOutputHelper output) : IClassFixture<ZooKeeperChroot>
 {
     private static string NewPath() => "/election/" + TestResourceNames.New();

@@ -1,0 +1,110 @@
+using Pipeline.Contracts;
+using Pipeline.Inventory.Model;
+using Pipeline.OrderService.Tests.Cluster;
+
+namespace Pipeline.Cluster.Tests;
+
+/// <summary>A leadership as the election history recorded it: node and token (generation = election path czxid, epoch = sequence).</summary>
+public sealed record Leadership(string NodeId, long Generation, long Epoch);
+
+/// <summary>
+/// What happened in one run: the ids the storefront published, the orders and ledger rows in Postgres after the heal and
+/// the drain, the decision events the storefront received, the leaderships the election history recorded.
+/// </summary>
+public sealed record History(
+    IReadOnlyCollection<string> Published,
+    IReadOnlyDictionary<string, OrderRow> Orders,
+    IReadOnlyList<LedgerRow> Ledger,
+    IReadOnlyDictionary<string, IReadOnlyList<object>> Events,
+    IReadOnlySet<Leadership> Leaders);
+
+/// <summary>
+/// The fault suite's checker over a <see cref="History"/>. Pure (no I/O), so its own tests can feed it hand-made bad
+/// histories. Checks, besides what <c>InvariantChecker</c> reads from the database: (2) at most one ledger row per order,
+/// (3) every published order recorded and decided, (4) ledger tokens non-decreasing in commit order, (5) every ledger
+/// token held by a leader, and each decision event consistent with the stored decision.
+/// </summary>
+public static class HistoryChecker
+{
+    public static IReadOnlyList<string> Check(History history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var violations = new List<string>();
+        var ledger = history.Ledger.OrderBy(r => r.CommitSeq).ToList();
+        foreach (var twice in ledger.GroupBy(r => r.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            violations.Add($"invariant 2: {twice.Key} has {twice.Count()} ledger rows");
+        }
+
+        for (var i = 1; i < ledger.Count; i++)
+        {
+            var (previous, row) = (ledger[i - 1], ledger[i]);
+            if ((row.Generation, row.Epoch).CompareTo((previous.Generation, previous.Epoch)) < 0)
+            {
+                violations.Add($"invariant 4: commit_seq {row.CommitSeq} ({row.OrderId} by {row.NodeId}) has token {row.Generation}:{row.Epoch} " +
+                               $"after {previous.Generation}:{previous.Epoch} (commit_seq {previous.CommitSeq} by {previous.NodeId})");
+            }
+        }
+
+        foreach (var token in ledger.Select(r => new Leadership(r.NodeId, r.Generation, r.Epoch)).Distinct().Where(t => !history.Leaders.Contains(t)))
+        {
+            violations.Add($"invariant 5: {token.NodeId} committed with token {token.Generation}:{token.Epoch}, which no recorded leader held " +
+                           $"(recorded: {string.Join(", ", history.Leaders.Select(l => $"{l.NodeId} {l.Generation}:{l.Epoch}"))})");
+        }
+
+        var byOrder = ledger.ToLookup(r => r.OrderId, StringComparer.Ordinal);
+        foreach (var id in history.Published)
+        {
+            if (!history.Orders.TryGetValue(id, out var order))
+            {
+                violations.Add($"invariant 3: {id} published, never recorded");
+                continue;
+            }
+
+            if (order.Status == OrderStatus.Received)
+            {
+                violations.Add($"invariant 3: {id} still undecided after the heal");
+                continue;
+            }
+
+            var events = (history.Events.TryGetValue(id, out var e) ? e : [])
+                .Where(x => x is not OrderRejected { Reason: RejectionReason.Conflict }).Distinct().ToList();
+            if (EventProblem(order, byOrder[id].FirstOrDefault(), events) is { } problem)
+            {
+                violations.Add($"events: {id}: {problem}");
+            }
+        }
+
+        return violations;
+    }
+
+    private static string? EventProblem(OrderRow order, LedgerRow? row, List<object> events)
+    {
+        if (events.Count == 0)
+        {
+            return $"{order.Status} without a decision event";
+        }
+
+        if (events.Count > 1)
+        {
+            return $"differing decision events: {string.Join(" | ", events)}";
+        }
+
+        var intake = order is { Status: OrderStatus.Rejected, Reason: nameof(RejectionReason.Invalid) };
+        if (row is null && !intake)
+        {
+            return $"{order.Status}/{order.Reason} without a ledger row";
+        }
+
+        return (order.Status, events[0]) switch
+        {
+            (OrderStatus.Confirmed, OrderConfirmed c) when (c.Token.Generation, c.Token.Epoch, c.CommittedBy) != (row!.Generation, row.Epoch, row.NodeId) =>
+                $"event says {c.Token} by {c.CommittedBy}, ledger {row.Generation}:{row.Epoch} by {row.NodeId}",
+            (OrderStatus.Confirmed, OrderConfirmed) => null,
+            (OrderStatus.Rejected, OrderRejected r) when r.Reason.ToString() != order.Reason => $"event says {r.Reason}, orders.reason {order.Reason}",
+            (OrderStatus.Rejected, OrderRejected) when row is not null && row.Reason != order.Reason => $"ledger says {row.Reason}, orders.reason {order.Reason}",
+            (OrderStatus.Rejected, OrderRejected) => null,
+            (var status, var decision) => $"stored {status} but the event is {decision}",
+        };
+    }
+}
