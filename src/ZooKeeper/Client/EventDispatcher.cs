@@ -19,7 +19,23 @@ internal sealed class EventDispatcher : IAsyncDisposable
     public EventDispatcher(ILogger logger)
     {
         this.logger = logger;
-        pump = Task.Run(PumpAsync);
+
+        // A thread of its own, as the Java client's event thread: a callback that blocks holds this thread only, never a
+        // thread-pool thread that the I/O loop and its pings need (on two cores the pool has few to spare).
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pump = done.Task;
+        new Thread(() =>
+        {
+            try
+            {
+                Pump();
+            }
+            finally
+            {
+                done.TrySetResult();
+            }
+        })
+        { IsBackground = true, Name = "zookeeper-events" }.Start();
     }
 
     /// <summary>True while callbacks are queued or running: a reply must then queue behind them to keep the wire order.</summary>
@@ -40,23 +56,26 @@ internal sealed class EventDispatcher : IAsyncDisposable
         await pump.ConfigureAwait(false);
     }
 
-    private async Task PumpAsync()
+    private void Pump()
     {
-        await foreach (var action in queue.Reader.ReadAllAsync().ConfigureAwait(false))
+        while (queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
-            try
+            while (queue.Reader.TryRead(out var action))
             {
-                action();
-            }
+                try
+                {
+                    action();
+                }
 #pragma warning disable CA1031 // A caller's watch callback must never take the dispatcher down with it.
-            catch (Exception ex)
+                catch (Exception ex)
 #pragma warning restore CA1031
-            {
-                logger.LogError(ex, "A ZooKeeper watch or state callback threw; the dispatcher goes on");
-            }
-            finally
-            {
-                Interlocked.Decrement(ref queued);
+                {
+                    logger.LogError(ex, "A ZooKeeper watch or state callback threw; the dispatcher goes on");
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref queued);
+                }
             }
         }
     }

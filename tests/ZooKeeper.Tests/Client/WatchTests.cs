@@ -74,7 +74,7 @@ public sealed class WatchTests(ZooKeeperChroot chroot) : IClassFixture<ZooKeeper
     [Fact]
     public async Task A_slow_watch_callback_stalls_neither_pings_nor_the_connection()
     {
-        await using var zk = await chroot.ConnectAsync(TimeSpan.FromMilliseconds(1500));
+        await using var zk = await chroot.ConnectAsync(TimeSpan.FromSeconds(2));
         var states = new List<ConnectionState>();
         zk.StateChanged += (_, change) => states.Add(change.State);
         await zk.CreateAsync("/w-slow", null, Acl.OpenUnsafe);
