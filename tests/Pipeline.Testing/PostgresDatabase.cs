@@ -71,7 +71,26 @@ public class PostgresDatabase : IAsyncLifetime
 
         NpgsqlConnection.ClearAllPools();
         await using var admin = await OpenServerAsync().ConfigureAwait(false);
-        await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)").ConfigureAwait(false);
+
+        // WITH (FORCE) cannot end an autovacuum worker that has just started on the database: retry for a while, and if it
+        // still will not go, leave it to the orphan sweep of a later run rather than fail the tests that used it.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)").ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException) when (attempt < 20)
+            {
+                await Task.Delay(250).ConfigureAwait(false);
+            }
+            catch (PostgresException ex)
+            {
+                Console.Error.WriteLine($"Could not drop test database {Name} ({ex.MessageText}); a later run removes it.");
+                return;
+            }
+        }
     }
 
     private async Task EnsureTemplateAsync(string template)
