@@ -72,33 +72,6 @@ public sealed class WatchTests(ZooKeeperChroot chroot) : IClassFixture<ZooKeeper
     }
 
     [Fact]
-    public async Task A_slow_watch_callback_stalls_neither_pings_nor_the_connection()
-    {
-        await using var zk = await chroot.ConnectAsync(TimeSpan.FromSeconds(2));
-        var states = new List<ConnectionState>();
-        zk.StateChanged += (_, change) => states.Add(change.State);
-        await zk.CreateAsync("/w-slow", null, Acl.OpenUnsafe);
-        using var release = new ManualResetEventSlim();
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await zk.GetDataAsync("/w-slow", _ =>
-        {
-            entered.TrySetResult();
-            release.Wait(TimeSpan.FromSeconds(20)); // blocks the dispatcher, not the I/O loop
-        });
-
-        await using var other = await chroot.ConnectAsync();
-        await other.SetDataAsync("/w-slow", [1]);
-        await entered.Task.WaitAsync(Timeout);
-
-        // Hold the callback for twice the session timeout: without pings the session would have been dropped.
-        await Task.Delay(zk.SessionTimeout * 2);
-        release.Set();
-        Assert.NotNull(await zk.ExistsAsync("/w-slow").WaitAsync(Timeout));
-        Assert.Equal(ConnectionState.Connected, zk.State);
-        Assert.DoesNotContain(ConnectionState.Disconnected, states);
-    }
-
-    [Fact]
     public async Task A_throwing_watcher_does_not_keep_other_watchers_from_their_events()
     {
         await using var zk = await chroot.ConnectAsync();
