@@ -3,11 +3,13 @@ using Pipeline.Bench.Reporting;
 using Pipeline.Bench.Scenarios;
 
 // bench/run SCENARIO [--quick]: runs one scenario, prints its table, writes bench/results/SCENARIO.json and ends with the
-// scenario's summary line ("zk: ratio 0.93 (goal 1.0)"). `list` prints the scenario names, one a line.
+// scenario's summary line ("zk: ratio 0.93 (goal 1.0)"). `list` prints the names `all` runs, one a line
+// (chaos, the fault suite's long mode, runs only by name).
 IScenario[] scenarios =
 [
     new ZkScenario(),
     new CommitScenario(),
+    new ChaosScenario(),
 ];
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -24,7 +26,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 
 if (args[0] == "list")
 {
-    foreach (var known in scenarios)
+    foreach (var known in scenarios.Where(s => s.InAll))
     {
         Console.WriteLine(known.Name);
     }

@@ -5,10 +5,11 @@ using Pipeline.Testing;
 namespace Pipeline.Cluster.Tests;
 
 /// <summary>
-/// Three OrderService replicas for the fault suite: a database and virtual host of their own, a private ZooKeeper server
-/// (killing or pausing it never disturbs another test), and for each replica its own <see cref="TcpProxy"/> to ZooKeeper
-/// and one to Postgres, so a single link of a single replica can be cut or paused. RabbitMQ is the shared broker, reached
-/// directly. Subclasses add test-only commit settings. Disposing stops every process and proxy it started.
+/// Three OrderService replicas for the fault suite: a database and virtual host of their own, a private three-server
+/// ZooKeeper ensemble (killing servers or the quorum never disturbs another test), and for each replica its own
+/// <see cref="ReplicaLinks"/>: TCP proxies to ZooKeeper, RabbitMQ and Postgres, so a single link of a single replica can be
+/// cut or paused. Subclasses add test-only commit settings. Disposing stops every process and proxy it started, also when
+/// the start fails half-way.
 /// </summary>
 public class ChaosCluster : IAsyncLifetime
 {
@@ -17,14 +18,13 @@ public class ChaosCluster : IAsyncLifetime
 
     public static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(2);
 
-    private readonly List<TcpProxy> zooKeeperLinks = [];
-    private readonly List<TcpProxy> postgresLinks = [];
+    private readonly List<ReplicaLinks> links = [];
 
     public InventoryDatabaseFixture Database { get; } = new();
 
     public RabbitMqVirtualHost VirtualHost { get; } = new();
 
-    public ZooKeeperStandalone ZooKeeper { get; } = new();
+    public ZooKeeperEnsemble ZooKeeper { get; } = new();
 
     public ReplicaCluster Cluster { get; private set; } = null!;
 
@@ -32,11 +32,8 @@ public class ChaosCluster : IAsyncLifetime
 
     public NpgsqlDataSource DataSource => Database.DataSource;
 
-    /// <summary>Replica <paramref name="index"/>'s link to ZooKeeper.</summary>
-    public TcpProxy ZooKeeperLink(int index) => zooKeeperLinks[index];
-
-    /// <summary>Replica <paramref name="index"/>'s link to Postgres.</summary>
-    public TcpProxy PostgresLink(int index) => postgresLinks[index];
+    /// <summary>Replica <paramref name="index"/>'s links.</summary>
+    public ReplicaLinks Links(int index) => links[index];
 
     /// <summary>Commit__* and other variables every replica of this cluster gets (test-only switches).</summary>
     protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
@@ -47,8 +44,10 @@ public class ChaosCluster : IAsyncLifetime
         var postgres = new NpgsqlConnectionStringBuilder(Database.ConnectionString);
         for (var i = 0; i < Size; i++)
         {
-            zooKeeperLinks.Add(await TcpProxy.StartAsync(ZooKeeper.ConnectString));
-            postgresLinks.Add(await TcpProxy.StartAsync($"{postgres.Host}:{postgres.Port}"));
+            links.Add(new ReplicaLinks(
+                await Link.StartAsync(ZooKeeper.Addresses),
+                await Link.StartAsync([$"{VirtualHost.AmqpUri.Host}:{(VirtualHost.AmqpUri.IsDefaultPort ? 5672 : VirtualHost.AmqpUri.Port)}"]),
+                await Link.StartAsync([$"{postgres.Host}:{postgres.Port}"])));
         }
 
         var options = new ReplicaClusterOptions
@@ -72,15 +71,17 @@ public class ChaosCluster : IAsyncLifetime
         }
         catch
         {
-            await DisposeAsync(); // every process and proxy started so far, also when the start fails
+            await DisposeAsync();
             throw;
         }
     }
 
-    /// <summary>Every link healed, every replica resumed, running and ready, and one of them leading.</summary>
+    /// <summary>Every link healed, every ZooKeeper server and replica running and ready, and one replica leading.</summary>
     public async Task<ObservedLeader> ReadyAsync()
     {
         HealAll();
+        ZooKeeper.StartStopped();
+        await ZooKeeper.WaitServingAsync(TimeSpan.FromSeconds(60));
         foreach (var replica in Cluster.Replicas.Where(r => r.IsPaused))
         {
             Cluster.Resume(replica.Index);
@@ -91,13 +92,7 @@ public class ChaosCluster : IAsyncLifetime
         return await Cluster.LeaderAsync();
     }
 
-    public void HealAll()
-    {
-        foreach (var link in zooKeeperLinks.Concat(postgresLinks))
-        {
-            link.Heal();
-        }
-    }
+    public void HealAll() => links.ForEach(l => l.HealAll());
 
     /// <summary>For failure messages: every replica and where its log is.</summary>
     public string Describe() => $"replicas (logs in {Cluster.LogDirectory}):\n{Cluster.Describe(30)}";
@@ -114,7 +109,7 @@ public class ChaosCluster : IAsyncLifetime
             await Cluster.DisposeAsync();
         }
 
-        foreach (var link in zooKeeperLinks.Concat(postgresLinks))
+        foreach (var link in links)
         {
             await link.DisposeAsync();
         }
@@ -126,11 +121,13 @@ public class ChaosCluster : IAsyncLifetime
 
     private Dictionary<string, string?> ThroughProxies(int index) => new Dictionary<string, string?>
     {
-        ["ZooKeeper__ConnectString"] = zooKeeperLinks[index].Endpoint,
+        ["ZooKeeper__ConnectString"] = links[index].ZooKeeper.Endpoints,
+        ["RabbitMq__Host"] = "127.0.0.1",
+        ["RabbitMq__Port"] = links[index].RabbitMq.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["ConnectionStrings__Inventory"] = new NpgsqlConnectionStringBuilder(Database.ConnectionString)
         {
             Host = "127.0.0.1",
-            Port = int.Parse(postgresLinks[index].Endpoint.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture),
+            Port = links[index].Postgres.Port,
         }.ConnectionString,
     };
 }

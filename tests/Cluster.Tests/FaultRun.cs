@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Npgsql;
 using Pipeline.Inventory;
 using Pipeline.Inventory.Verification;
@@ -31,6 +32,8 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
     private const int MaxOrders = 8000;
 
     private static readonly TimeSpan AfterHeal = TimeSpan.FromSeconds(3);
+
+    private static readonly SemaphoreSlim ReportGate = new(1, 1);
 
     /// <summary>How many times each fault runs: PIPELINE_CHAOS_ROUNDS (the long mode), else once (the short run of ./test).</summary>
     public static int Rounds => int.TryParse(Environment.GetEnvironmentVariable("PIPELINE_CHAOS_ROUNDS"), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 1;
@@ -108,6 +111,7 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
                 await CountAsync(dataSource, "SELECT count(*) FROM fence_rejections") - rejectionsBefore, ids.Length,
                 string.Join(", ", history.Ledger.Where(r => ours.Contains(r.OrderId)).GroupBy(r => $"{r.NodeId} {r.Generation}:{r.Epoch}").Select(g => $"{g.Key} x{g.Count()}")));
             output.WriteLine(result.ToString());
+            await AppendToReportFileAsync(result);
             foreach (var violation in violations.Take(10))
             {
                 output.WriteLine("  " + violation);
@@ -121,6 +125,37 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
             chaos.HealAll();
             await enough.CancelAsync();
             await publishing.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>PIPELINE_CHAOS_REPORT names a file (bench/run chaos sets it): each run appends its figures as one JSON line.</summary>
+    private static async Task AppendToReportFileAsync(FaultReport report)
+    {
+        if (Environment.GetEnvironmentVariable("PIPELINE_CHAOS_REPORT") is not { Length: > 0 } file)
+        {
+            return;
+        }
+
+        var line = JsonSerializer.Serialize(new
+        {
+            fault = report.Fault,
+            violations = report.Violations.Count,
+            firstViolations = report.Violations.Take(5),
+            failoverMs = Math.Round(report.Failover.TotalMilliseconds),
+            noCommitMs = Math.Round(report.LongestCommitGap.TotalMilliseconds),
+            ordersPerSecond = Math.Round(report.OrdersPerSecond, 1),
+            fenceRejections = report.FenceRejections,
+            published = report.Published,
+            leaders = report.Leaders,
+        });
+        await ReportGate.WaitAsync();
+        try
+        {
+            await File.AppendAllTextAsync(file, line + "\n");
+        }
+        finally
+        {
+            ReportGate.Release();
         }
     }
 
@@ -148,7 +183,8 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
         var events = ids.ToDictionary(id => id, chaos.Bus.Events.For, StringComparer.Ordinal);
         var leaders = chaos.Cluster.ObservedLeaders.Select(l => new Leadership(l.NodeId, l.Token.Generation, l.Token.Sequence))
             .Concat(chaos.Cluster.LoggedLeaders().Select(l => new Leadership(l.NodeId, l.Token.Generation, l.Token.Sequence))).ToHashSet();
-        return new History(ids, orders, ledger, events, leaders);
+        var fenced = chaos.Cluster.LoggedFenceAcquisitions().ToDictionary(f => (f.Key.Generation, f.Key.Sequence), f => f.Value);
+        return new History(ids, orders, ledger, events, leaders, fenced);
     }
 
     /// <summary>Invariant 5, the ZooKeeper side: every ledger generation is the election path's czxid and every epoch a

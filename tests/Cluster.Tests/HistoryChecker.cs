@@ -16,7 +16,8 @@ public sealed record History(
     IReadOnlyDictionary<string, OrderRow> Orders,
     IReadOnlyList<LedgerRow> Ledger,
     IReadOnlyDictionary<string, IReadOnlyList<object>> Events,
-    IReadOnlySet<Leadership> Leaders);
+    IReadOnlySet<Leadership> Leaders,
+    IReadOnlyDictionary<(long Generation, long Epoch), DateTimeOffset>? FencedSince = null);
 
 /// <summary>
 /// The fault suite's checker over a <see cref="History"/>. Pure (no I/O), so its own tests can feed it hand-made bad
@@ -52,6 +53,8 @@ public static class HistoryChecker
                            $"(recorded: {string.Join(", ", history.Leaders.Select(l => $"{l.NodeId} {l.Generation}:{l.Epoch}"))})");
         }
 
+        violations.AddRange(CommitsAfterANewerLeaderFenced(ledger, history.FencedSince));
+
         var byOrder = ledger.ToLookup(r => r.OrderId, StringComparer.Ordinal);
         foreach (var id in history.Published)
         {
@@ -76,6 +79,28 @@ public static class HistoryChecker
         }
 
         return violations;
+    }
+
+    /// <summary>Invariant 5 in time: a ledger row whose transaction started after a newer token had bumped the fence was
+    /// committed by a leader that no longer held leadership. (With the fence, such a transaction is refused; a transaction
+    /// that began before the bump holds the fence row, so the bump, and its log line, come after it.)</summary>
+    private static IEnumerable<string> CommitsAfterANewerLeaderFenced(List<LedgerRow> ledger, IReadOnlyDictionary<(long Generation, long Epoch), DateTimeOffset>? fencedSince)
+    {
+        if (fencedSince is not { Count: > 0 })
+        {
+            yield break;
+        }
+
+        var tokens = fencedSince.OrderBy(t => t.Key).ToList();
+        foreach (var row in ledger)
+        {
+            var newer = tokens.Where(t => t.Key.CompareTo((row.Generation, row.Epoch)) > 0 && t.Value < row.CommittedAt).Select(t => ((long, long)?)t.Key).FirstOrDefault();
+            if (newer is { } n)
+            {
+                yield return $"invariant 5: commit_seq {row.CommitSeq} ({row.OrderId} by {row.NodeId}) began at {row.CommittedAt:HH:mm:ss.fff} under token " +
+                             $"{row.Generation}:{row.Epoch}, after token {n.Item1}:{n.Item2} had bumped the fence at {fencedSince[n]:HH:mm:ss.fff}";
+            }
+        }
     }
 
     private static string? EventProblem(OrderRow order, LedgerRow? row, List<object> events)

@@ -38,6 +38,16 @@ public sealed class HistoryCheckerTests
     }
 
     [Fact]
+    public void A_commit_begun_after_a_newer_token_bumped_the_fence_violates_invariant_5()
+    {
+        // n2 (7:2) bumped the fence at T0 + 0.5 s; n1's commit of o-1 under 7:1 began at T0 + 1 s, the ledger order still fine.
+        var h = Clean();
+        var v = HistoryChecker.Check(h with { FencedSince = new Dictionary<(long, long), DateTimeOffset> { [(7, 1)] = T0, [(7, 2)] = T0.AddSeconds(0.5) } });
+        Assert.Contains(v, x => x.StartsWith("invariant 5: commit_seq 1 (o-1 by n1) began at 00:00:01.000 under token 7:1, after token 7:2", StringComparison.Ordinal));
+        Assert.DoesNotContain(v, x => x.StartsWith("invariant 4", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Two_ledger_rows_for_one_order_violate_invariant_2() =>
         Assert.Contains(HistoryChecker.Check(Clean() with { Ledger = [.. Clean().Ledger, Row(4, "o-2", "n2", 7, 2)] }), x => x.StartsWith("invariant 2: o-2", StringComparison.Ordinal));
 
@@ -96,7 +106,8 @@ public sealed class HistoryCheckerTests
             ["o-3"] = [new OrderRejected { OrderId = "o-3", Reason = RejectionReason.OutOfStock }],
             ["o-5"] = [new OrderRejected { OrderId = "o-5", Reason = RejectionReason.Invalid }],
         },
-        new HashSet<Leadership> { new("n1", 7, 1), new("n2", 7, 2) });
+        new HashSet<Leadership> { new("n1", 7, 1), new("n2", 7, 2) },
+        new Dictionary<(long, long), DateTimeOffset> { [(7, 1)] = T0, [(7, 2)] = T0.AddSeconds(1.5) });
 
     private static OrderRow Order(string id) => new(id, "c", "[]", "h", OrderStatus.Confirmed, null, null, "n1", T0);
 

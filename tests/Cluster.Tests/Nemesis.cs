@@ -10,6 +10,12 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     /// <summary>A pause of 1.5 session timeouts: the session certainly expires while the process is frozen.</summary>
     public static readonly TimeSpan PauseLength = ChaosCluster.SessionTimeout * 1.5;
 
+    /// <summary>How long a killed ZooKeeper server stays down (fault 8).</summary>
+    public static readonly TimeSpan ServerDownLength = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the ensemble stays without a quorum (fault 9), five session timeouts.</summary>
+    public static readonly TimeSpan QuorumLossLength = TimeSpan.FromSeconds(10);
+
     private ReplicaCluster Cluster => chaos.Cluster;
 
     /// <summary>(1) kill -9 the leader; a successor leads once the session expires; the dead replica is started again.</summary>
@@ -33,7 +39,7 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     /// at once that its session is gone; its delayed commit races its own read timeout, and the fence must refuse it.</summary>
     public async Task<TimeSpan> PauseLeaderWithBatchInHandAsync(ObservedLeader leader)
     {
-        var link = chaos.ZooKeeperLink(leader.Index);
+        var link = chaos.Links(leader.Index).ZooKeeper;
         var failover = await HoldAsync(leader, () =>
         {
             link.Pause();
@@ -46,23 +52,59 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     /// <summary>(4) the leader's ZooKeeper link stops forwarding (a partition: sockets open, no bytes); RabbitMQ and Postgres
     /// still reachable. A successor leads after the session expires; healed after <see cref="PauseLength"/>.</summary>
     public Task<TimeSpan> PartitionLeaderFromZooKeeperAsync(ObservedLeader leader) =>
-        HoldAsync(leader, chaos.ZooKeeperLink(leader.Index).Pause, chaos.ZooKeeperLink(leader.Index).Heal);
+        HoldAsync(leader, chaos.Links(leader.Index).ZooKeeper.Pause, chaos.Links(leader.Index).ZooKeeper.Heal);
 
     /// <summary>(5) the leader's Postgres link is cut (connections reset, new ones refused) for 5 s, then healed: the leader
     /// keeps its leadership but cannot commit; returns how long after the cut commits resumed.</summary>
     public async Task<TimeSpan> CutLeaderFromPostgresAsync(ObservedLeader leader)
     {
         var clock = Stopwatch.StartNew();
-        chaos.PostgresLink(leader.Index).Cut();
+        chaos.Links(leader.Index).Postgres.Cut();
         await Task.Delay(TimeSpan.FromSeconds(5)); // the fault's length
-        chaos.PostgresLink(leader.Index).Heal();
-        var healed = DateTimeOffset.UtcNow;
-        await Eventually.TrueAsync(async () =>
+        chaos.Links(leader.Index).Postgres.Heal();
+        await CommitAfterAsync(DateTimeOffset.UtcNow, "a commit after the Postgres link healed");
+        return clock.Elapsed;
+    }
+
+    /// <summary>(8) kill -9 ZooKeeper server <paramref name="pick"/> chooses (the ensemble's own leader, as srvr tells, or a
+    /// follower), keep it down for <see cref="ServerDownLength"/>, start it again; returns how long after the kill a commit
+    /// happened once the remaining quorum served (the pipeline's leader may keep its session through the move).</summary>
+    public async Task<TimeSpan> KillZooKeeperServerAsync(bool ensembleLeader)
+    {
+        var zk = chaos.ZooKeeper;
+        var leader = await zk.FindLeaderAsync();
+        var victim = ensembleLeader ? leader : (leader % zk.Addresses.Count) + 1;
+        var clock = Stopwatch.StartNew();
+        zk.Kill(victim);
+        await CommitAfterAsync(DateTimeOffset.UtcNow, $"a commit after ZooKeeper server {victim} ({(ensembleLeader ? "leader" : "follower")}) was killed");
+        var resumed = clock.Elapsed;
+        if (ServerDownLength - clock.Elapsed is { Ticks: > 0 } rest)
         {
-            await using var command = chaos.DataSource.CreateCommand("SELECT count(*) FROM inventory_commits WHERE committed_at > $1");
-            command.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = healed });
-            return (long)(await command.ExecuteScalarAsync())! > 0;
-        }, TimeSpan.FromSeconds(60), $"a commit after the Postgres link healed\n{chaos.Describe()}", TimeSpan.FromMilliseconds(50));
+            await Task.Delay(rest); // the fault's length
+        }
+
+        await zk.RestartAsync(victim);
+        return resumed;
+    }
+
+    /// <summary>(9) two of the three ZooKeeper servers killed for <see cref="QuorumLossLength"/>: no quorum, so nobody can
+    /// be elected and the leader, disconnected, stops committing; both started again; returns how long after the loss a
+    /// commit happened again.</summary>
+    public async Task<TimeSpan> LoseZooKeeperQuorumAsync(ObservedLeader leader)
+    {
+        var zk = chaos.ZooKeeper;
+        var ensembleLeader = await zk.FindLeaderAsync();
+        int[] victims = [ensembleLeader, (ensembleLeader % zk.Addresses.Count) + 1];
+        var clock = Stopwatch.StartNew();
+        foreach (var victim in victims)
+        {
+            zk.Kill(victim);
+        }
+
+        await Task.Delay(QuorumLossLength); // the fault's length
+        zk.StartStopped();
+        await zk.WaitServingAsync(TimeSpan.FromSeconds(60));
+        await CommitAfterAsync(DateTimeOffset.UtcNow, $"a commit after the ZooKeeper quorum came back (leader before: {leader.NodeId})");
         return clock.Elapsed;
     }
 
@@ -86,6 +128,15 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
 
         return handover;
     }
+
+    /// <summary>Waits until a commit is stored with a commit time after <paramref name="after"/> (same machine, same clock).</summary>
+    private Task CommitAfterAsync(DateTimeOffset after, string what) =>
+        Eventually.TrueAsync(async () =>
+        {
+            await using var command = chaos.DataSource.CreateCommand("SELECT count(*) FROM inventory_commits WHERE committed_at > $1");
+            command.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = after });
+            return (long)(await command.ExecuteScalarAsync())! > 0;
+        }, TimeSpan.FromSeconds(90), $"{what}\n{chaos.Describe()}", TimeSpan.FromMilliseconds(50));
 
     /// <summary>Injects, waits for a successor, keeps the fault for at least <see cref="PauseLength"/>, heals, and waits until
     /// the ex-leader answers as a non-leader.</summary>

@@ -2,9 +2,7 @@ using Xunit.Abstractions;
 
 namespace Pipeline.Cluster.Tests;
 
-/// <summary>Faults 1, 2, 4, 5 and 10 under load on one cluster; after each heal the checker must find nothing.
-/// Not here: 6 and 7 (restarting RabbitMQ or Postgres would disturb every other test on the shared services),
-/// 8 and 9 (a private ZooKeeper ensemble; not built yet).</summary>
+/// <summary>Faults 1, 2, 4, 5, 8, 9 and 10 under load on one cluster; after each heal the checker must find nothing.</summary>
 [Collection(ChaosCollection.Name)]
 public sealed class NemesisTests(ChaosCluster chaos, ITestOutputHelper output) : IClassFixture<ChaosCluster>
 {
@@ -19,6 +17,15 @@ public sealed class NemesisTests(ChaosCluster chaos, ITestOutputHelper output) :
 
     [Fact]
     public Task Fault_5_leader_cut_from_Postgres() => RunAsync("pg-cut", n => n.CutLeaderFromPostgresAsync);
+
+    [Fact]
+    public Task Fault_8_kill_9_of_the_ZooKeeper_ensemble_leader() => RunAsync("zk-leader-kill", n => _ => n.KillZooKeeperServerAsync(ensembleLeader: true));
+
+    [Fact]
+    public Task Fault_8_kill_9_of_a_ZooKeeper_follower() => RunAsync("zk-follower-kill", n => _ => n.KillZooKeeperServerAsync(ensembleLeader: false));
+
+    [Fact]
+    public Task Fault_9_ZooKeeper_quorum_lost_for_10_s() => RunAsync("zk-quorum-loss", n => n.LoseZooKeeperQuorumAsync);
 
     [Fact]
     public Task Fault_10_graceful_rolling_restart() => RunAsync("rolling-restart", n => n.RollingRestartAsync);

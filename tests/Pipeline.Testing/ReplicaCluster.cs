@@ -268,6 +268,31 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
         stopping.Dispose();
     }
 
+    /// <summary>When each token first bumped the fence, from the replicas' logs ("Fence R acquired by X with token G:S", the
+    /// time of day in UTC, written just after the bump committed): from then on no commit under an older token may start.</summary>
+    public IReadOnlyDictionary<FencingToken, DateTimeOffset> LoggedFenceAcquisitions()
+    {
+        var found = new Dictionary<FencingToken, DateTimeOffset>();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var replica in replicas.Where(r => File.Exists(r.LogPath)))
+        {
+            using var stream = new FileStream(replica.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            foreach (Match match in FenceAcquiredLine().Matches(reader.ReadToEnd()))
+            {
+                var token = new FencingToken(long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
+                var at = new DateTimeOffset(now.UtcDateTime.Date + TimeSpan.ParseExact(match.Groups[1].Value, @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture), TimeSpan.Zero);
+                at = at > now.AddHours(1) ? at.AddDays(-1) : at; // a line from before midnight
+                if (!found.TryGetValue(token, out var first) || at < first)
+                {
+                    found[token] = at;
+                }
+            }
+        }
+
+        return found;
+    }
+
     private void Signal(int index, int signal, bool paused)
     {
         var replica = replicas[index];
@@ -277,6 +302,9 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
 
     [GeneratedRegex(@"ElectionCandidate\[\d+\] (\S+) leads with token (\d+):(\d+)")]
     private static partial Regex LeadsLine();
+
+    [GeneratedRegex(@"^(\d\d:\d\d:\d\d\.\d{3}) info: \S+FencedCommitter\[\d+\] Fence \S+ acquired by \S+ with token (\d+):(\d+)", RegexOptions.Multiline)]
+    private static partial Regex FenceAcquiredLine();
 
     private async Task<ReplicaStatus?> TryStatusAsync(int index)
     {

@@ -13,5 +13,8 @@ public interface IScenario
 
     string Description { get; }
 
+    /// <summary>Whether `bench/run all` runs it (the chaos scenario is a long correctness run, on its own).</summary>
+    bool InAll => true;
+
     Task<ScenarioResult> RunAsync(BenchContext context, CancellationToken cancellationToken);
 }

@@ -76,7 +76,13 @@ public sealed partial class FencedCommitter
         ArgumentNullException.ThrowIfNull(batch);
         if (options.TestOnlyDelayBeforeTransaction > TimeSpan.Zero)
         {
-            await Task.Delay(options.TestOnlyDelayBeforeTransaction, cancellationToken).ConfigureAwait(false);
+            // Widens the instant between the caller's last lease check and the commit's first byte on the wire, where a real
+            // pause (GC, SIGSTOP, a stalled VM) can land. A frozen thread observes no cancellation, so neither does the delay,
+            // and once it runs again nothing but the fence stands between its old token and Postgres: the commit goes on
+            // without the (by now cancelled) lease token, as the real one would have.
+            cancellationToken.ThrowIfCancellationRequested();
+            await Task.Delay(options.TestOnlyDelayBeforeTransaction, CancellationToken.None).ConfigureAwait(false);
+            cancellationToken = CancellationToken.None;
         }
 
         var plan = CommitPlan.Create(batch);
@@ -95,7 +101,9 @@ public sealed partial class FencedCommitter
 
             if (options.TestOnlyDelayInsideTransaction > TimeSpan.Zero)
             {
-                await Task.Delay(options.TestOnlyDelayInsideTransaction, cancellationToken).ConfigureAwait(false);
+                // As above: a pause with the fence row locked observes nothing; Postgres ends the transaction if it lasts.
+                await Task.Delay(options.TestOnlyDelayInsideTransaction, CancellationToken.None).ConfigureAwait(false);
+                cancellationToken = CancellationToken.None;
             }
 
             var decisions = plan.Decide(decided, stock, token, nodeId, now);
