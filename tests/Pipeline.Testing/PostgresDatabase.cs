@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using Xunit;
 
@@ -7,11 +8,15 @@ namespace Pipeline.Testing;
 /// A fresh PostgreSQL database for one test class, cloned from a template (<c>CREATE DATABASE ... TEMPLATE</c>, a file copy,
 /// much faster than building a schema per class) and dropped afterwards. Use as <c>IClassFixture&lt;PostgresDatabase&gt;</c>,
 /// or derive to give the template a schema (<see cref="TemplateKey"/>, <see cref="InitializeTemplateAsync"/>).
+/// The database lives on the shared server of <see cref="TestServices"/> unless <see cref="ServerConnectionString"/> is given
+/// (<c>new InventoryDatabaseFixture { ServerConnectionString = privatePostgres.ConnectionString }</c>) or a derived fixture
+/// overrides <see cref="GetServerConnectionStringAsync"/>; each server gets its own template and its own orphan sweep.
 /// </summary>
 public class PostgresDatabase : IAsyncLifetime
 {
     private static readonly SemaphoreSlim CleanupGate = new(1, 1);
-    private static bool cleanedOrphans;
+    private static readonly HashSet<string> CleanedServers = [];
+    private string serverConnectionString = "";
 
     /// <summary>The database's name (<c>pt_{pid}_{random}</c>).</summary>
     public string Name { get; } = TestResourceNames.New();
@@ -19,14 +24,22 @@ public class PostgresDatabase : IAsyncLifetime
     /// <summary>Connection string of this class's database.</summary>
     public string ConnectionString { get; private set; } = "";
 
-    /// <summary>Connection string of the server's maintenance database, as the service role.</summary>
-    public string ServerConnectionString { get; private set; } = "";
+    /// <summary>Connection string of the server's maintenance database, as a role with CREATEDB. Set it at construction to
+    /// use a server of your own (a <see cref="PrivatePostgres"/>); left empty, <see cref="InitializeAsync"/> fills it in.</summary>
+    public string ServerConnectionString
+    {
+        get => serverConnectionString;
+        init => serverConnectionString = value;
+    }
 
     /// <summary>
     /// Identifies the template's contents; a different key is a different template. Derived fixtures that build a schema
     /// must change the key whenever the schema changes (a hash of the migrations, say) so no stale template is reused.
     /// </summary>
     protected virtual string TemplateKey => "empty";
+
+    /// <summary>The server to create the database on when <see cref="ServerConnectionString"/> was not given: the shared one.</summary>
+    protected virtual async Task<string> GetServerConnectionStringAsync() => (await TestServices.GetAsync().ConfigureAwait(false)).Postgres;
 
     /// <summary>Builds the template's contents once per key and server; the connection is to the template database.</summary>
     protected virtual Task InitializeTemplateAsync(NpgsqlConnection connection) => Task.CompletedTask;
@@ -47,8 +60,11 @@ public class PostgresDatabase : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var services = await TestServices.GetAsync().ConfigureAwait(false);
-        ServerConnectionString = services.Postgres;
+        if (serverConnectionString.Length == 0)
+        {
+            serverConnectionString = await GetServerConnectionStringAsync().ConfigureAwait(false);
+        }
+
         await RemoveOrphansOnceAsync().ConfigureAwait(false);
 
         var template = "pipeline_tpl_" + TemplateKey;
@@ -131,7 +147,10 @@ public class PostgresDatabase : IAsyncLifetime
         await CleanupGate.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (cleanedOrphans)
+            // Once per server and process: the key is where the server listens, not which database or role we log in with.
+            var builder = new NpgsqlConnectionStringBuilder(ServerConnectionString);
+            var server = string.Create(CultureInfo.InvariantCulture, $"{builder.Host}:{builder.Port}");
+            if (CleanedServers.Contains(server))
             {
                 return;
             }
@@ -152,7 +171,7 @@ public class PostgresDatabase : IAsyncLifetime
                 await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").ConfigureAwait(false);
             }
 
-            cleanedOrphans = true;
+            CleanedServers.Add(server);
         }
         finally
         {
