@@ -1,12 +1,13 @@
 using Npgsql;
-using Pipeline.OrderService.Tests.Cluster;
 using Pipeline.Testing;
 
 namespace Pipeline.Cluster.Tests;
 
 /// <summary>
-/// Three OrderService replicas for the fault suite: a database and virtual host of their own, a private three-server
-/// ZooKeeper ensemble (killing servers or the quorum never disturbs another test), and for each replica its own
+/// Three OrderService replicas for the fault suite on services of their own: a RabbitMQ node, a PostgreSQL server and a
+/// three-server ZooKeeper ensemble (restarting the broker or the database, killing ZooKeeper servers or the quorum never
+/// disturbs another test),
+/// and for each replica its own
 /// <see cref="ReplicaLinks"/>: TCP proxies to ZooKeeper, RabbitMQ and Postgres, so a single link of a single replica can be
 /// cut or paused. Subclasses add test-only commit settings. Disposing stops every process and proxy it started, also when
 /// the start fails half-way.
@@ -20,9 +21,14 @@ public class ChaosCluster : IAsyncLifetime
 
     private readonly List<ReplicaLinks> links = [];
 
-    public InventoryDatabaseFixture Database { get; } = new();
+    /// <summary>A PostgreSQL server of this cluster's own, so fault 7 can restart it without touching other tests.</summary>
+    public PrivatePostgres Postgres { get; } = new();
 
-    public RabbitMqVirtualHost VirtualHost { get; } = new();
+    /// <summary>The inventory database on <see cref="Postgres"/> (set once the server runs).</summary>
+    public InventoryDatabaseFixture Database { get; private set; } = null!;
+
+    /// <summary>A RabbitMQ node of this cluster's own, so fault 6 can restart it without touching other tests.</summary>
+    public PrivateRabbitMq RabbitMq { get; } = new();
 
     public ZooKeeperEnsemble ZooKeeper { get; } = new();
 
@@ -40,20 +46,20 @@ public class ChaosCluster : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await Task.WhenAll(Database.InitializeAsync(), VirtualHost.InitializeAsync(), ZooKeeper.InitializeAsync());
+        await Task.WhenAll(StartDatabaseAsync(), RabbitMq.InitializeAsync(), ZooKeeper.InitializeAsync());
         var postgres = new NpgsqlConnectionStringBuilder(Database.ConnectionString);
         for (var i = 0; i < Size; i++)
         {
             links.Add(new ReplicaLinks(
                 await Link.StartAsync(ZooKeeper.Addresses),
-                await Link.StartAsync([$"{VirtualHost.AmqpUri.Host}:{(VirtualHost.AmqpUri.IsDefaultPort ? 5672 : VirtualHost.AmqpUri.Port)}"]),
+                await Link.StartAsync([$"127.0.0.1:{RabbitMq.Port}"]),
                 await Link.StartAsync([$"{postgres.Host}:{postgres.Port}"])));
         }
 
         var options = new ReplicaClusterOptions
         {
             InventoryConnectionString = Database.ConnectionString,
-            RabbitMqUri = VirtualHost.AmqpUri,
+            RabbitMqUri = RabbitMq.AmqpUri,
             ZooKeeperConnectString = ZooKeeper.ConnectString,
             SessionTimeout = SessionTimeout,
             ReplicaEnvironment = ThroughProxies,
@@ -67,7 +73,7 @@ public class ChaosCluster : IAsyncLifetime
         try
         {
             await Cluster.StartAsync(Size);
-            Bus = await OrderBus.StartAsync(VirtualHost.AmqpUri);
+            Bus = await OrderBus.StartAsync(RabbitMq.AmqpUri);
         }
         catch
         {
@@ -115,8 +121,20 @@ public class ChaosCluster : IAsyncLifetime
         }
 
         await ZooKeeper.DisposeAsync();
-        await VirtualHost.DisposeAsync();
-        await Database.DisposeAsync();
+        await RabbitMq.DisposeAsync();
+        if (Database is not null)
+        {
+            await Database.DisposeAsync();
+        }
+
+        await Postgres.DisposeAsync();
+    }
+
+    private async Task StartDatabaseAsync()
+    {
+        await Postgres.InitializeAsync();
+        Database = new InventoryDatabaseFixture { ServerConnectionString = Postgres.ConnectionString };
+        await Database.InitializeAsync();
     }
 
     private Dictionary<string, string?> ThroughProxies(int index) => new Dictionary<string, string?>

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Npgsql;
 using Pipeline.Inventory;
 using Pipeline.Inventory.Verification;
-using Pipeline.OrderService.Tests.Cluster;
 using Pipeline.Testing;
 using Pipeline.ZooKeeper.Client;
 using Xunit.Abstractions;

@@ -1,6 +1,6 @@
 using Pipeline.Contracts;
 using Pipeline.Inventory.Model;
-using Pipeline.OrderService.Tests.Cluster;
+using Pipeline.Testing;
 
 namespace Pipeline.Cluster.Tests;
 

@@ -66,6 +66,29 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
         return clock.Elapsed;
     }
 
+    /// <summary>(6) RabbitMQ stopped (SIGTERM: a clean broker shutdown, every connection closed) and started again with
+    /// its data: durable queues and persistent messages survive, unacknowledged deliveries return to their queues; returns
+    /// how long after the stop a commit happened again.</summary>
+    public async Task<TimeSpan> RestartRabbitMqAsync(ObservedLeader leader)
+    {
+        var clock = Stopwatch.StartNew();
+        await chaos.RabbitMq.RestartAsync();
+        await CommitAfterAsync(DateTimeOffset.UtcNow, $"a commit after RabbitMQ restarted (leader before: {leader.NodeId})");
+        return clock.Elapsed;
+    }
+
+    /// <summary>(7) Postgres stopped (fast shutdown: every connection terminated, in-flight commits rolled back), kept down
+    /// for <see cref="ServerDownLength"/>, started again; returns how long after the stop a commit happened again.</summary>
+    public async Task<TimeSpan> RestartPostgresAsync(ObservedLeader leader)
+    {
+        var clock = Stopwatch.StartNew();
+        await chaos.Postgres.StopAsync(PostgresShutdown.Fast);
+        await Task.Delay(ServerDownLength); // the fault's length
+        await chaos.Postgres.StartAsync();
+        await CommitAfterAsync(DateTimeOffset.UtcNow, $"a commit after Postgres restarted (leader before: {leader.NodeId})");
+        return clock.Elapsed;
+    }
+
     /// <summary>(8) kill -9 ZooKeeper server <paramref name="pick"/> chooses (the ensemble's own leader, as srvr tells, or a
     /// follower), keep it down for <see cref="ServerDownLength"/>, start it again; returns how long after the kill a commit
     /// happened once the remaining quorum served (the pipeline's leader may keep its session through the move).</summary>

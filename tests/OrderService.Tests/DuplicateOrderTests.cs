@@ -3,6 +3,7 @@ using Pipeline.Inventory;
 using Pipeline.Inventory.Model;
 using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Tests.Cluster;
+using Pipeline.Testing;
 using RabbitMQ.Client;
 using Xunit.Abstractions;
 

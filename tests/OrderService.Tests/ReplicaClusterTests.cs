@@ -1,4 +1,5 @@
 using Pipeline.OrderService.Tests.Cluster;
+using Pipeline.Testing;
 
 namespace Pipeline.OrderService.Tests;
 

@@ -3,6 +3,7 @@ using Pipeline.Contracts;
 using Pipeline.Inventory;
 using Pipeline.Inventory.Model;
 using Pipeline.OrderService.Tests.Cluster;
+using Pipeline.Testing;
 using Xunit.Abstractions;
 
 namespace Pipeline.OrderService.Tests;

@@ -1,18 +1,20 @@
 using System.Collections.Concurrent;
 using MassTransit;
 using Pipeline.Contracts;
-using Pipeline.Testing;
 
-namespace Pipeline.OrderService.Tests.Cluster;
+namespace Pipeline.Testing;
 
 /// <summary>
 /// A storefront and an observer in one in-process MassTransit bus on the test virtual host: publishes OrderSubmitted
-/// (durable, publisher-confirmed, as the CLI's <c>publish</c> does) and records every OrderConfirmed and OrderRejected from
-/// a temporary queue bound before anything is published.
+/// (durable, publisher-confirmed, as the CLI's <c>publish</c> does; a publish the broker did not confirm is retried, as a
+/// storefront would) and records every OrderConfirmed and OrderRejected from a durable queue bound before anything is
+/// published.
 /// </summary>
 public sealed class OrderBus : IAsyncDisposable
 {
+    private static readonly TimeSpan RepublishFor = TimeSpan.FromSeconds(90);
     private readonly IBusControl bus;
+    private long republished;
 
     private OrderBus(IBusControl bus, EventRecorder events)
     {
@@ -21,6 +23,9 @@ public sealed class OrderBus : IAsyncDisposable
     }
 
     public EventRecorder Events { get; }
+
+    /// <summary>Publishes the broker did not confirm and that were sent again.</summary>
+    public long Republished => Interlocked.Read(ref republished);
 
     public static async Task<OrderBus> StartAsync(Uri amqp)
     {
@@ -36,8 +41,12 @@ public sealed class OrderBus : IAsyncDisposable
                 h.Password(user.Length > 1 ? Uri.UnescapeDataString(user[1]) : "");
                 h.PublisherConfirmation = true;
             });
-            cfg.ReceiveEndpoint(e =>
+            // A durable queue, not a temporary one: it and its bindings survive a broker restart (fault 6), so no decision
+            // event published while the storefront reconnects is dropped for want of a bound queue.
+            cfg.ReceiveEndpoint($"storefront-events-{Guid.NewGuid():N}", e =>
             {
+                e.Durable = true;
+                e.AutoDelete = false;
                 e.Handler<OrderConfirmed>(c => events.Add(c.Message.OrderId, c.Message));
                 e.Handler<OrderRejected>(c => events.Add(c.Message.OrderId, c.Message));
             });
@@ -89,7 +98,23 @@ public sealed class OrderBus : IAsyncDisposable
     {
         try
         {
-            await bus.Publish(order);
+            // Unconfirmed (the broker restarting, the connection lost): publish again until confirmed. A duplicate is
+            // harmless, intake is idempotent by order id and content. Bounded, so a broker that never returns fails the run.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await bus.Publish(order, timeout.Token);
+                    return;
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException && clock.Elapsed < RepublishFor)
+                {
+                    Interlocked.Increment(ref republished);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * attempt)));
+                }
+            }
         }
         finally
         {

@@ -1,6 +1,6 @@
 using Pipeline.Contracts;
 
-namespace Pipeline.OrderService.Tests.Cluster;
+namespace Pipeline.Testing;
 
 /// <summary>Orders to publish, and which of them must be rejected for what.</summary>
 public sealed record Workload(IReadOnlyList<OrderSubmitted> Orders, IReadOnlySet<string> Invalid, IReadOnlySet<string> UnknownSku)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Npgsql;
 
-namespace Pipeline.OrderService.Tests.Cluster;
+namespace Pipeline.Testing;
 
 /// <summary>An orders row as stored.</summary>
 public sealed record OrderRow(string OrderId, string CustomerId, string Lines, string ContentHash, string Status, string? Reason, string? Detail, string ReceivedBy, DateTimeOffset? DecidedAt);

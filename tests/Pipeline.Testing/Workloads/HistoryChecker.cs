@@ -1,8 +1,7 @@
 using Pipeline.Contracts;
 using Pipeline.Inventory.Model;
-using Pipeline.OrderService.Tests.Cluster;
 
-namespace Pipeline.Cluster.Tests;
+namespace Pipeline.Testing;
 
 /// <summary>A leadership as the election history recorded it: node and token (generation = election path czxid, epoch = sequence).</summary>
 public sealed record Leadership(string NodeId, long Generation, long Epoch);
