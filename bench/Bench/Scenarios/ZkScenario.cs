@@ -1,5 +1,6 @@
 using Pipeline.Bench.Reporting;
 using Pipeline.Bench.Zk;
+using Pipeline.Testing;
 using Pipeline.ZooKeeper.Client;
 using Pipeline.ZooKeeper.Protocol;
 

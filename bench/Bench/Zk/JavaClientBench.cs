@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Pipeline.Testing;
 using System.Text.Json;
 
 namespace Pipeline.Bench.Zk;

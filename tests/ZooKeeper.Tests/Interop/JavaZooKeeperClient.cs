@@ -41,7 +41,7 @@ public sealed class JavaZooKeeperClient : IAsyncDisposable
     /// <summary>Starts a JVM whose client connects to <paramref name="connectString"/> (chroot included) and waits for its session.</summary>
     public static async Task<JavaZooKeeperClient> StartAsync(string connectString, TimeSpan? sessionTimeout = null)
     {
-        var runtime = await JavaToolchain.GetAsync();
+        var runtime = await InteropDriver.GetAsync();
         var info = new ProcessStartInfo(runtime.Java)
         {
             RedirectStandardInput = true,
@@ -52,7 +52,7 @@ public sealed class JavaZooKeeperClient : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
         };
         var timeoutMs = (long)(sessionTimeout ?? TimeSpan.FromSeconds(10)).TotalMilliseconds;
-        foreach (var argument in new[] { "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx128m", "-cp", runtime.Classpath, JavaToolchain.MainClass, connectString, timeoutMs.ToString(CultureInfo.InvariantCulture) })
+        foreach (var argument in new[] { "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx128m", "-cp", runtime.Classpath, InteropDriver.MainClass, connectString, timeoutMs.ToString(CultureInfo.InvariantCulture) })
         {
             info.ArgumentList.Add(argument);
         }

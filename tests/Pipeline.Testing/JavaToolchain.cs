@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Pipeline.Bench.Zk;
+namespace Pipeline.Testing;
 
 /// <summary>
-/// Finds Java and the official ZooKeeper client as Debian's zookeeper package installs them, and compiles a bench's Java
-/// source once into a cache folder. The classpath is the package's own: the CLASSPATH that
+/// Finds Java and the official ZooKeeper client as Debian's zookeeper package installs them, and compiles a Java driver
+/// (the interop tests' ZkInterop, the zk benchmark's ZkBench) once into a cache folder shared by runs. The classpath is the package's own: the CLASSPATH that
 /// /usr/share/zookeeper/bin/zkEnv.sh sets (zkCli.sh uses it: /etc/zookeeper/conf and /usr/share/java/zookeeper.jar, whose
 /// manifest Class-Path brings jute, netty, slf4j-api and the rest), plus slf4j-nop.jar (same package set: libslf4j-java)
 /// so the client's logging stays quiet. $PIPELINE_ZK_CLASSPATH replaces all of it.
