@@ -119,6 +119,13 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
             output.WriteLine($"logs in {chaos.Cluster.LogDirectory}");
             return result;
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A run that could not even reach the checker (orders never decided, no leader) counts as a violation too.
+            await AppendToReportFileAsync(new FaultReport(name, new ObservedLeader(-1, "?", default, TimeSpan.Zero), [$"run failed: {ex.GetType().Name}: {ex.Message.Split('\n')[0]}"],
+                TimeSpan.Zero, TimeSpan.Zero, 0, 0, published.Count, ""));
+            throw;
+        }
         finally
         {
             chaos.HealAll();

@@ -33,6 +33,8 @@ public static class MessagingSetup
                         e.SetQuorumQueue();
                     }
 
+                    // A database outage longer than the retries is not the order's fault either: requeue, never park it.
+                    UseRequeueWhenNotTheMessagesFault(e);
                     e.UseMessageRetry(r =>
                     {
                         r.Ignore<UnusableOrderIdException>();
@@ -63,12 +65,7 @@ public static class MessagingSetup
         cfg.ConcurrentMessageLimit = pipeline.CommitBatchSize;
 
         // Leadership lost mid-batch is not the messages' fault: requeue them (the transport nacks what the error pipe rethrows).
-        cfg.ConfigureError(x =>
-        {
-            x.UseFilter(new RequeueOnLeadershipLossFilter());
-            x.UseFilter(new GenerateFaultFilter());
-            x.UseFilter(new ErrorTransportFilter());
-        });
+        UseRequeueWhenNotTheMessagesFault(cfg);
         cfg.UseMessageRetry(r =>
         {
             r.Ignore<StaleLeaderException>();
@@ -77,15 +74,25 @@ public static class MessagingSetup
         });
         cfg.ConfigureConsumer<CommitInventoryConsumer>(context);
     }
+
+    /// <summary>The error pipe of an endpoint: <see cref="RequeueWhenNotTheMessagesFaultFilter"/>, then MassTransit's default
+    /// (a Fault event and the _error queue) for faults that are the message's own.</summary>
+    private static void UseRequeueWhenNotTheMessagesFault(IReceiveEndpointConfigurator endpoint) =>
+        endpoint.ConfigureError(x =>
+        {
+            x.UseFilter(new RequeueWhenNotTheMessagesFaultFilter());
+            x.UseFilter(new GenerateFaultFilter());
+            x.UseFilter(new ErrorTransportFilter());
+        });
 }
 
 /// <summary>
-/// In the commit endpoint's error pipe: faults that are not the message's (leadership lost, the database unreachable after
-/// the retries) are rethrown, so the transport returns the message to the queue (basic.nack, requeue) instead of parking it
+/// In the error pipe of both endpoints: faults that are not the message's (leadership lost, the endpoint stopping, the
+/// database unreachable after the retries) are rethrown, so the transport returns the message to the queue (basic.nack, requeue) instead of parking it
 /// in the error queue, where the order would stay undecided. Every other fault goes on to the default fault event and
 /// error queue. A short pause first keeps a replica that cannot commit from spinning on the same messages.
 /// </summary>
-public sealed class RequeueOnLeadershipLossFilter : IFilter<ExceptionReceiveContext>
+public sealed class RequeueWhenNotTheMessagesFaultFilter : IFilter<ExceptionReceiveContext>
 {
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(500);
 
@@ -107,7 +114,7 @@ public sealed class RequeueOnLeadershipLossFilter : IFilter<ExceptionReceiveCont
         System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(context.Exception);
     }
 
-    public void Probe(ProbeContext context) => context?.CreateFilterScope("requeueOnLeadershipLoss");
+    public void Probe(ProbeContext context) => context?.CreateFilterScope("requeueWhenNotTheMessagesFault");
 
     internal static bool IsNotTheMessagesFault(Exception? exception)
     {
@@ -116,6 +123,9 @@ public sealed class RequeueOnLeadershipLossFilter : IFilter<ExceptionReceiveCont
             switch (e)
             {
                 case LeadershipLostException:
+                // The endpoint or the host is stopping (leadership ended, SIGTERM) and cancelled the delivery's token: the
+                // message goes back to the queue. Parked in _error, its order would stay undecided.
+                case OperationCanceledException:
                 case Npgsql.NpgsqlException { IsTransient: true }:
                 case Npgsql.PostgresException { SqlState: "25P03" or "57P01" or "57P02" or "57P03" or "55P03" or "57014" or "40001" or "40P01" }:
                 case Npgsql.NpgsqlException { InnerException: IOException or System.Net.Sockets.SocketException }:
