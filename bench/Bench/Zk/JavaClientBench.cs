@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Pipeline.Testing;
 using System.Text.Json;
+using Pipeline.Testing;
 
 namespace Pipeline.Bench.Zk;
 
