@@ -24,7 +24,9 @@ public static class MassTransitHopCeiling
         ArgumentNullException.ThrowIfNull(broker);
         var consumed = 0;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var queue = "bench-hop-" + Guid.NewGuid().ToString("N")[..8];
+        // One queue for every run on a broker: each receive endpoint binds its queue to the message type's exchange, so a
+        // queue per run would leave the earlier runs' queues bound and the broker copying every later message into them.
+        const string queue = "bench-hop";
         var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint(queue, e =>
         {
             e.PrefetchCount = prefetch;
