@@ -10,6 +10,8 @@ IScenario[] scenarios =
     new ZkScenario(),
     new CommitScenario(),
     new CeilingsScenario(),
+    new PipelineScenario(),
+    new LeaderDrainScenario(),
     new ChaosScenario(),
 ];
 
