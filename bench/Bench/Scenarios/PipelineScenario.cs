@@ -131,7 +131,8 @@ public sealed class PipelineScenario : IScenario
                 "a decision is the first OrderConfirmed/OrderRejected event the storefront receives; every order was checked Confirmed in the database at the end",
             $"latency: {latencyOrders:N0} orders published open-loop at the offered rate, each timed from its intended send time (no coordinated omission) to its decision event",
             $"ceiling: MassTransit single hop ({hop.Count:N0} messages, window {CeilingsScenario.Window}, prefetch {CeilingsScenario.Prefetch}) on the same virtual host before the replicas started",
-            "replicas: default Pipeline settings (IntakeConcurrency 32, CommitBatchSize 100, CommitBatchTimeLimit 20 ms), logging at Warning (+ Pipeline Information) as ./demo runs them",
+            "replicas: default Pipeline settings (IntakeConcurrency 32, CommitBatchSize 100, CommitBatchTimeLimit 20 ms), ZooKeeper session 15 s " +
+                "(not the default 6 s: see ClusterServices), logging at Warning (+ Pipeline Information) as ./demo runs them",
         };
         if (LoadAverage.Busy(loadBefore) || LoadAverage.Busy(loadAfter))
         {
