@@ -9,6 +9,9 @@ IScenario[] scenarios =
 [
     new ZkScenario(),
     new CommitScenario(),
+    new CeilingsScenario(),
+    new PipelineScenario(),
+    new LeaderDrainScenario(),
     new ChaosScenario(),
 ];
 

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using MassTransit;
+using Pipeline.Contracts;
+
+namespace Pipeline.Bench.Ceilings;
+
+/// <summary>
+/// MassTransit's own batch consumer draining a pre-filled queue of CommitInventory messages: Batch&lt;CommitInventory&gt;
+/// with a message limit of 100 (our CommitBatchSize), a 20 ms time limit (our CommitBatchTimeLimit), one batch at a time
+/// (our commits are serialized by the fence), prefetch 200 (our commit endpoint's), and a handler that does nothing.
+/// Messages/s from the first batch delivered to the last one acknowledged: the ceiling of the leader's commit stage without
+/// the database.
+/// </summary>
+public static class MassTransitBatchDrain
+{
+    public static async Task<Throughput> MeasureAsync(BenchBroker broker, string queue, int count, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        var counter = new DrainCounter(count);
+        var bus = await broker.StartBusAsync(cfg => cfg.ReceiveEndpoint(queue, e =>
+        {
+            e.PrefetchCount = 200;
+            e.Consumer(() => new TrivialBatchConsumer(counter), c => c.Options<BatchOptions>(o => o
+                .SetMessageLimit(100)
+                .SetTimeLimit(TimeSpan.FromMilliseconds(20))
+                .SetConcurrencyLimit(1)));
+        }), cancellationToken);
+        try
+        {
+            await counter.Done.WaitAsync(TimeSpan.FromSeconds(300), cancellationToken);
+            // The consumer returned for the last batch; its acks follow at once, so the queue is empty or nearly so here.
+            return new Throughput("MassTransit Batch<CommitInventory> drain (trivial handler)", count, counter.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await bus.StopAsync(stop.Token);
+        }
+    }
+
+    /// <summary>Counts consumed messages; the clock starts at the first batch.</summary>
+    private sealed class DrainCounter(int expected)
+    {
+        private readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Stopwatch clock = new();
+        private int consumed;
+        private int started;
+
+        public Task Done => done.Task;
+
+        public TimeSpan Elapsed => clock.Elapsed;
+
+        public void Add(int messages)
+        {
+            if (Interlocked.Exchange(ref started, 1) == 0)
+            {
+                clock.Start();
+            }
+
+            if (Interlocked.Add(ref consumed, messages) >= expected)
+            {
+                clock.Stop();
+                done.TrySetResult();
+            }
+        }
+    }
+
+    private sealed class TrivialBatchConsumer(DrainCounter counter) : IConsumer<Batch<CommitInventory>>
+    {
+        public Task Consume(ConsumeContext<Batch<CommitInventory>> context)
+        {
+            counter.Add(context.Message.Length);
+            return Task.CompletedTask;
+        }
+    }
+}
