@@ -7,9 +7,10 @@ namespace Pipeline.OrderService.Leadership;
 /// <summary>
 /// The SingleActiveConsumer comparison mode's stand-in for a lease: the token this replica commits under since RabbitMQ last
 /// made one of its consumers the active one. RabbitMQ never tells a consumer that it became active, nor that it stopped
-/// being active, so activation is inferred: a delivery on a consumer tag not seen before is a new activation (a consumer
-/// is activated at most once: RabbitMQ moves the activation on only when the active consumer is cancelled or its channel
-/// closes, and a reconnect consumes under a new tag).
+/// being active, so activation is inferred: a delivery on a channel or under a consumer tag not seen before is a new
+/// activation (a consumer is activated at most once: RabbitMQ moves the activation on only when the active consumer is
+/// cancelled or its channel closes, and a reconnect consumes on a new channel; the tag alone is not enough, a reconnected
+/// consumer was seen to keep its tag).
 /// <para>Token = (generation 0, epoch = Unix milliseconds when that first delivery arrived), strictly above the previous
 /// activation's epoch. Epochs are wall-clock times of one machine, so a later activation carries a greater token, and the
 /// fault suite's checker can read the peer's history like ours: a paused ex-consumer that commits its batch in hand after
@@ -23,6 +24,7 @@ public sealed class ConsumerActivation(FencedCommitter committer, IOptions<Pipel
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly Lock sync = new();
     private string? consumerTag;
+    private object? channel;
     private FenceToken? current;
 
     /// <summary>Whether the replica runs in the SingleActiveConsumer mode at all.</summary>
@@ -42,12 +44,13 @@ public sealed class ConsumerActivation(FencedCommitter committer, IOptions<Pipel
         }
     }
 
-    /// <summary>Called for every delivery: starts a new activation when <paramref name="tag"/> is new.</summary>
-    public async Task EnterAsync(string tag, CancellationToken cancellationToken)
+    /// <summary>Called for every delivery: starts a new activation when <paramref name="tag"/> or <paramref name="on"/>
+    /// (the delivery's channel, compared by reference) is new.</summary>
+    public async Task EnterAsync(string tag, object? on, CancellationToken cancellationToken)
     {
         lock (sync)
         {
-            if (consumerTag == tag)
+            if (consumerTag == tag && ReferenceEquals(channel, on))
             {
                 return;
             }
@@ -58,7 +61,7 @@ public sealed class ConsumerActivation(FencedCommitter committer, IOptions<Pipel
         {
             lock (sync)
             {
-                if (consumerTag == tag)
+                if (consumerTag == tag && ReferenceEquals(channel, on))
                 {
                     return;
                 }
@@ -66,12 +69,14 @@ public sealed class ConsumerActivation(FencedCommitter committer, IOptions<Pipel
 
             var previous = Current?.Epoch ?? 0;
             var token = new FenceToken(0, Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), previous + 1));
-            logger.LogWarning("SingleActiveConsumer {NodeId} activated with token {Token} (consumer {ConsumerTag})", NodeId, token, tag);
+            logger.LogWarning("SingleActiveConsumer {NodeId} activated with token {Token} (consumer {ConsumerTag}, channel {Channel})", NodeId, token, tag,
+                on is RabbitMQ.Client.IChannel c ? c.ChannelNumber : -1);
             await committer.AcquireFenceAsync(token, NodeId, cancellationToken).ConfigureAwait(false);
             lock (sync)
             {
                 current = token;
                 consumerTag = tag;
+                channel = on;
             }
         }
         finally

@@ -18,10 +18,11 @@ public sealed class CommitInventoryConsumer(CommitBatcher batcher, ConsumerActiv
         ArgumentNullException.ThrowIfNull(context);
         if (activation.Enabled)
         {
-            // SingleActiveConsumer mode: a delivery on a consumer tag not seen before means the broker made this replica's
-            // (new) consumer the active one.
+            // SingleActiveConsumer mode: a delivery on a channel or consumer tag not seen before means the broker made this
+            // replica's (new) consumer the active one.
             var tag = context.TryGetPayload<RabbitMqBasicConsumeContext>(out var basic) ? basic.ConsumerTag : "unknown";
-            await activation.EnterAsync(tag, context.CancellationToken);
+            var channel = context.TryGetPayload<MassTransit.RabbitMqTransport.ChannelContext>(out var channelContext) ? channelContext.Channel : null;
+            await activation.EnterAsync(tag, channel, context.CancellationToken);
         }
 
         var decision = await batcher.CommitAsync(context.Message, context.CancellationToken);
