@@ -9,6 +9,7 @@ IScenario[] scenarios =
 [
     new ZkScenario(),
     new CommitScenario(),
+    new FailoverScenario(),
     new ChaosScenario(),
 ];
 
