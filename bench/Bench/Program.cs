@@ -12,6 +12,7 @@ IScenario[] scenarios =
     new CeilingsScenario(),
     new PipelineScenario(),
     new LeaderDrainScenario(),
+    new FailoverScenario(),
     new ChaosScenario(),
 ];
 

@@ -33,38 +33,67 @@ public static class ServiceHost
     /// <summary>Everything a replica runs, with options validated at start (a wrong setting stops the host with its name).</summary>
     public static IServiceCollection AddPipelineServices(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => Enum.IsDefined(o.CommitMode), "Pipeline:CommitMode must be Fenced or SingleActiveConsumer.").ValidateOnStart();
         services.AddOptions<ZooKeeperOptions>().Bind(configuration.GetSection(ZooKeeperOptions.Section)).ValidateDataAnnotations()
             .Validate(o => o.SessionTimeout > TimeSpan.Zero, "ZooKeeper:SessionTimeout must be positive.").ValidateOnStart();
         services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         var connectionString = configuration.InventoryConnectionString();
+        var pipeline = configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
+        var singleActiveConsumer = pipeline.CommitMode == CommitMode.SingleActiveConsumer;
         var committerOptions = new FencedCommitterOptions();
         configuration.GetSection("Commit").Bind(committerOptions);
+
+        // The comparison mode has no election, so no token the fence could rank: commits are not checked at all.
+        committerOptions.TestOnlyDisableFenceCheck |= singleActiveConsumer;
         services.AddSingleton(committerOptions);
         services.AddSingleton(_ => InventoryDataSource.Create(connectionString, committerOptions));
         services.AddSingleton(sp => new FencedCommitter(sp.GetRequiredService<NpgsqlDataSource>(), committerOptions, sp.GetRequiredService<ILogger<FencedCommitter>>()));
         services.AddSingleton(sp => new OrderIntakeStore(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<CommitLease>();
+        services.AddSingleton<ConsumerActivation>();
         services.AddSingleton<CommitBatcher>();
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<LeadershipService>();
 
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        var pipeline = configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
-        services.AddPipelineMessaging(rabbit, pipeline);
+        if (singleActiveConsumer)
+        {
+            // Before the bus starts: the queue must exist with its single-active-consumer argument before intake sends.
+            services.AddHostedService<SingleActiveConsumerMode>();
+        }
 
-        // Registered after the bus: hosted services stop in reverse order, so a graceful stop stops the commit endpoint and
-        // resigns first (the successor leads at once), and only then stops intake and the bus.
-        services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());
-        services.AddHealthChecks()
-            .AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"])
-            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddPipelineMessaging(rabbit, pipeline);
+        var health = services.AddHealthChecks();
+        if (!singleActiveConsumer)
+        {
+            // Registered after the bus: hosted services stop in reverse order, so a graceful stop stops the commit endpoint
+            // and resigns first (the successor leads at once), and only then stops intake and the bus.
+            services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());
+            health.AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"]);
+        }
+
+        health.AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(PipelineMetrics.MeterName, "MassTransit", Pipeline.ZooKeeper.Client.ZooKeeperMetrics.MeterName, "Pipeline.Election")
             .AddPrometheusExporter());
         return services;
     }
+}
+
+/// <summary>The SingleActiveConsumer comparison mode at start: says loudly what it is and declares the commit queue with the
+/// single-active-consumer argument (commands sent before any consumer is active wait there).</summary>
+public sealed class SingleActiveConsumerMode(IOptions<RabbitMqOptions> rabbit, IOptions<PipelineOptions> pipeline, ILogger<SingleActiveConsumerMode> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        logger.LogWarning("Pipeline:CommitMode=SingleActiveConsumer: commits are UNFENCED (no election, no fence check); a paused " +
+                          "ex-consumer can commit after its successor. For benchmarks only, never in production.");
+        await Topology.DeclareCommitQueueAsync(rabbit.Value, pipeline.Value.QuorumQueues, cancellationToken, singleActiveConsumer: true).ConfigureAwait(false);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Ready only while the ZooKeeper session serves: without it the replica cannot lead nor know who does.</summary>

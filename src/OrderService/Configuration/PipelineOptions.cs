@@ -27,6 +27,21 @@ public sealed class PipelineOptions
 
     /// <summary>How long a graceful shutdown may take before the host gives up waiting.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How commits are serialized. <see cref="CommitMode.Fenced"/> is the design; <see cref="CommitMode.SingleActiveConsumer"/>
+    /// exists only so the failover benchmark can measure the usual alternative on the same code.</summary>
+    public CommitMode CommitMode { get; set; } = CommitMode.Fenced;
+}
+
+/// <summary>Who may commit inventory.</summary>
+public enum CommitMode
+{
+    /// <summary>The ZooKeeper election's leader, with its token checked by the Postgres fence on every commit.</summary>
+    Fenced,
+
+    /// <summary>BENCHMARK COMPARISON ONLY, UNFENCED: no election; every replica consumes inventory-commit as a RabbitMQ single
+    /// active consumer and the broker picks one. Nothing stops a paused ex-consumer from committing after its successor.</summary>
+    SingleActiveConsumer,
 }
 
 /// <summary>Section "ZooKeeper": the ensemble and the election.</summary>
@@ -66,6 +81,11 @@ public sealed class RabbitMqOptions
 
     [Required(ErrorMessage = "RabbitMq:Password is required.")]
     public string Password { get; set; } = "guest";
+
+    /// <summary>The AMQP heartbeat the bus requests; null keeps MassTransit's default. The broker drops a silent connection
+    /// (and so moves a single active consumer on) after about two heartbeats: the SingleActiveConsumer benchmark sets 1 s so
+    /// the peer detects a frozen consumer in about the 2 s our ZooKeeper session takes to expire.</summary>
+    public TimeSpan? Heartbeat { get; set; }
 
     /// <summary>Reads an AMQP URI (amqp://user:pass@host:port/vhost), as PIPELINE_RABBITMQ carries it.</summary>
     public void ApplyUri(Uri uri)

@@ -20,8 +20,26 @@ public static class Endpoints
         app.MapGet("/status", StatusAsync);
     }
 
-    private static async Task<IResult> StatusAsync(LeadershipService leadership, PipelineMetrics metrics, IOptions<PipelineOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> StatusAsync(LeadershipService leadership, ConsumerActivation activation, PipelineMetrics metrics, IOptions<PipelineOptions> options, CancellationToken cancellationToken)
     {
+        if (activation.Enabled)
+        {
+            // The comparison mode has no election: "leader" is what this replica last knew (RabbitMQ never says it moved on).
+            var token = activation.Current;
+            return Results.Json(new
+            {
+                nodeId = options.Value.NodeId,
+                state = nameof(CommitMode.SingleActiveConsumer),
+                isLeader = token is not null,
+                token = token?.ToString(),
+                leader = (object?)null,
+                candidates = Array.Empty<object>(),
+                commits = new { confirmed = metrics.Confirmed, rejected = metrics.Rejected, redelivered = metrics.Redelivered, fenceRejections = metrics.FenceRejections },
+                lastCommit = new { at = metrics.LastCommitAt, token = metrics.LastCommitToken },
+                error = (string?)null,
+            });
+        }
+
         var candidate = leadership.Candidate;
         object? leader = null;
         object[] candidates = [];

@@ -15,7 +15,7 @@ namespace Pipeline.OrderService.Messaging;
 /// decision back. One batch at a time: the fence serializes commits anyway. A delivery whose batch could not be committed
 /// because leadership ended (or the fence refused us) fails with <see cref="LeadershipLostException"/> and is requeued.
 /// </summary>
-public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitLease, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
+public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitLease, ConsumerActivation activation, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
     : IAsyncDisposable
 {
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -101,6 +101,12 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
 
     private async Task CommitBatchAsync(List<Pending> batch)
     {
+        if (activation.Enabled)
+        {
+            await CommitUnfencedBatchAsync(batch);
+            return;
+        }
+
         var lease = commitLease.Current;
         if (lease is null || lease.IsRevoked)
         {
@@ -112,7 +118,7 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
         try
         {
             var decisions = await committer.CommitAsync(CommitLease.ToFenceToken(lease.Token), lease.NodeId, [.. batch.Select(p => p.Message)], lease.CancellationToken);
-            metrics.Committed(decisions, batch.Count, clock.Elapsed, lease);
+            metrics.Committed(decisions, batch.Count, clock.Elapsed, lease.Token.ToString());
             for (var i = 0; i < batch.Count; i++)
             {
                 batch[i].Decision.TrySetResult(decisions[i]);
@@ -130,6 +136,35 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
             Fail(batch, new LeadershipLostException($"lease ended: {lease.RevokedBecause}"));
         }
 #pragma warning disable CA1031 // Every other failure belongs to the deliveries of this batch: each gets it, the loop goes on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(batch, ex);
+        }
+    }
+
+    /// <summary>The SingleActiveConsumer comparison mode: the batch goes out under this replica's activation token and
+    /// nothing else. No lease can be revoked (RabbitMQ does not tell a consumer it was replaced), so the commit runs to its
+    /// end whatever happened meanwhile: that is the mode's weakness the failover benchmark shows.</summary>
+    private async Task CommitUnfencedBatchAsync(List<Pending> batch)
+    {
+        if (activation.Current is not { } token)
+        {
+            Fail(batch, new LeadershipLostException("not activated by the broker yet"));
+            return;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            var decisions = await committer.CommitAsync(token, activation.NodeId, [.. batch.Select(p => p.Message)], CancellationToken.None);
+            metrics.Committed(decisions, batch.Count, clock.Elapsed, token.ToString());
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Decision.TrySetResult(decisions[i]);
+            }
+        }
+#pragma warning disable CA1031 // As in the fenced path: the failure belongs to the deliveries of this batch.
         catch (Exception ex)
 #pragma warning restore CA1031
         {

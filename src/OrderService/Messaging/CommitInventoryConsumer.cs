@@ -1,6 +1,7 @@
 using MassTransit;
 using Pipeline.Contracts;
 using Pipeline.Inventory.Commit;
+using Pipeline.OrderService.Leadership;
 
 namespace Pipeline.OrderService.Messaging;
 
@@ -10,11 +11,20 @@ namespace Pipeline.OrderService.Messaging;
 /// after that. A redelivered order that is already decided gets its decision published again. When leadership ends
 /// mid-batch or the fence refuses us, nothing is acknowledged: the message goes back to the queue for the next leader.
 /// </summary>
-public sealed class CommitInventoryConsumer(CommitBatcher batcher) : IConsumer<CommitInventory>
+public sealed class CommitInventoryConsumer(CommitBatcher batcher, ConsumerActivation activation) : IConsumer<CommitInventory>
 {
     public async Task Consume(ConsumeContext<CommitInventory> context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        if (activation.Enabled)
+        {
+            // SingleActiveConsumer mode: a delivery on a channel or consumer tag not seen before means the broker made this
+            // replica's (new) consumer the active one.
+            var tag = context.TryGetPayload<RabbitMqBasicConsumeContext>(out var basic) ? basic.ConsumerTag : "unknown";
+            var channel = context.TryGetPayload<MassTransit.RabbitMqTransport.ChannelContext>(out var channelContext) ? channelContext.Channel : null;
+            await activation.EnterAsync(tag, channel, context.CancellationToken);
+        }
+
         var decision = await batcher.CommitAsync(context.Message, context.CancellationToken);
         await context.Publish(ToEvent(decision), context.CancellationToken);
     }

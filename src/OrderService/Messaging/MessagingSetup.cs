@@ -23,6 +23,10 @@ public static class MessagingSetup
                     h.Username(rabbit.Username);
                     h.Password(rabbit.Password);
                     h.PublisherConfirmation = true;
+                    if (rabbit.Heartbeat is { } heartbeat)
+                    {
+                        h.Heartbeat(heartbeat);
+                    }
                 });
                 cfg.ReceiveEndpoint(Topology.IntakeQueue, e =>
                 {
@@ -42,6 +46,16 @@ public static class MessagingSetup
                     });
                     e.ConfigureConsumer<OrderSubmittedConsumer>(context);
                 });
+                if (pipeline.CommitMode == CommitMode.SingleActiveConsumer)
+                {
+                    // The comparison mode: every replica consumes the commit queue from the start and RabbitMQ delivers to
+                    // one of them; no election gates the endpoint and no fence checks the commits.
+                    cfg.ReceiveEndpoint(Topology.CommitQueue, e =>
+                    {
+                        e.SingleActiveConsumer = true;
+                        ConfigureCommitEndpoint(context, e, pipeline);
+                    });
+                }
             });
         });
         return services;

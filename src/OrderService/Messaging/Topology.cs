@@ -13,7 +13,12 @@ public static class Topology
     /// <summary>Where intake sends CommitInventory: the endpoint's own exchange (MassTransit binds it to the queue).</summary>
     public static readonly Uri CommitAddress = new($"exchange:{CommitQueue}");
 
-    public static async Task DeclareCommitQueueAsync(RabbitMqOptions rabbit, bool quorum, CancellationToken cancellationToken)
+    /// <summary>The queue argument that makes RabbitMQ deliver to one consumer at a time (the SingleActiveConsumer mode).</summary>
+    public const string SingleActiveConsumerArgument = "x-single-active-consumer";
+
+    /// <summary>Declares the commit queue and its exchange; <paramref name="singleActiveConsumer"/> must match what the
+    /// receive endpoint declares, or the broker refuses the second declaration.</summary>
+    public static async Task DeclareCommitQueueAsync(RabbitMqOptions rabbit, bool quorum, CancellationToken cancellationToken, bool singleActiveConsumer = false)
     {
         ArgumentNullException.ThrowIfNull(rabbit);
         var factory = new ConnectionFactory
@@ -28,8 +33,18 @@ public static class Topology
         await using var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.ExchangeDeclareAsync(CommitQueue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var arguments = quorum ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
-        await channel.QueueDeclareAsync(CommitQueue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var arguments = new Dictionary<string, object?>();
+        if (quorum)
+        {
+            arguments["x-queue-type"] = "quorum";
+        }
+
+        if (singleActiveConsumer)
+        {
+            arguments[SingleActiveConsumerArgument] = true;
+        }
+
+        await channel.QueueDeclareAsync(CommitQueue, durable: true, exclusive: false, autoDelete: false, arguments.Count == 0 ? null : arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(CommitQueue, CommitQueue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 }

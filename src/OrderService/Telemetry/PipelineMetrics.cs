@@ -49,7 +49,7 @@ public sealed class PipelineMetrics : IDisposable
 
     public string? LastCommitToken { get; private set; }
 
-    public void Committed(IReadOnlyList<OrderDecision> decisions, int size, TimeSpan duration, LeadershipLease by)
+    public void Committed(IReadOnlyList<OrderDecision> decisions, int size, TimeSpan duration, string token)
     {
         ArgumentNullException.ThrowIfNull(decisions);
         foreach (var decision in decisions)
@@ -62,7 +62,7 @@ public sealed class PipelineMetrics : IDisposable
         batchSize.Record(size);
         commitDuration.Record(duration.TotalMilliseconds);
         LastCommitAt = DateTimeOffset.UtcNow;
-        LastCommitToken = by.Token.ToString();
+        LastCommitToken = token;
     }
 
     public void FenceRejected()
