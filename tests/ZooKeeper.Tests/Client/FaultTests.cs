@@ -94,8 +94,10 @@ public sealed class FaultTests(ZooKeeperEnsemble ensemble) : IClassFixture<ZooKe
     public async Task Requests_in_flight_when_the_server_stops_answering_end_with_ConnectionLoss_and_none_hangs()
     {
         var address = ensemble.AddressOf(3);
-        // Long enough that the read timeout (2/3 of it) ends the connection well before the session could count as expired.
-        await using var zk = await ConnectAsync(TimeSpan.FromSeconds(6), address);
+        // Long enough that the read timeout (2/3 of it) ends the connection well before the session could count as expired:
+        // the last third (5 s) must cover the resumed follower's re-sync with the quorum and the reconnect. With 6 s (2 s
+        // left) a loaded CI machine once ran out of it and the client, rightly, gave the session up.
+        await using var zk = await ConnectAsync(TimeSpan.FromSeconds(15), address);
         ensemble.Pause(3);
         Task<DataResult>[] requests;
         try
