@@ -31,6 +31,7 @@ public sealed class LeadershipService(
     IOptions<PipelineOptions> pipelineOptions,
     IOptions<ZooKeeperOptions> zooKeeperOptions,
     IOptions<RabbitMqOptions> rabbitOptions,
+    IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private readonly ILogger logger = loggerFactory.CreateLogger<LeadershipService>();
@@ -72,6 +73,10 @@ public sealed class LeadershipService(
         candidate.Start();
         var changes = Task.Run(() => ForwardChangesAsync(candidate, stoppingToken), CancellationToken.None);
 
+        // SIGTERM: hand over at once, in order with the other changes, rather than when the host reaches this service's
+        // StopAsync (after the web server and the services registered later have stopped: most of a graceful handover).
+        using var handOver = lifetime.ApplicationStopping.Register(() => work.Writer.TryWrite(new HandOver()));
+
         try
         {
             await foreach (var item in work.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
@@ -88,7 +93,20 @@ public sealed class LeadershipService(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        // Graceful handover: no new commits, then our node goes so the successor is told at once.
+        // Usually done already on ApplicationStopping (HandOver); both steps are idempotent.
+        await HandOverAsync(cancellationToken).ConfigureAwait(false);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (candidate is not null)
+        {
+            await candidate.DisposeAsync().ConfigureAwait(false);
+        }
+
+        commitLease.FencedOff -= OnFencedOff;
+    }
+
+    /// <summary>Graceful handover: no new commits, then our node goes so the successor is told at once.</summary>
+    private async Task HandOverAsync(CancellationToken cancellationToken)
+    {
         await StopEndpointAsync("shutting down").ConfigureAwait(false);
         if (candidate is not null)
         {
@@ -101,14 +119,6 @@ public sealed class LeadershipService(
                 logger.LogWarning("Could not resign in time ({Reason}); closing the session instead", ex.Message);
             }
         }
-
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (candidate is not null)
-        {
-            await candidate.DisposeAsync().ConfigureAwait(false);
-        }
-
-        commitLease.FencedOff -= OnFencedOff;
     }
 
     private async Task ForwardChangesAsync(ElectionCandidate source, CancellationToken token)
@@ -145,6 +155,9 @@ public sealed class LeadershipService(
                 break;
             case LeaseEnded ended when ReferenceEquals(commitLease.Current, ended.Lease):
                 await StopEndpointAsync($"lease ended: {ended.Lease.RevokedBecause}").ConfigureAwait(false);
+                break;
+            case HandOver:
+                await HandOverAsync(token).ConfigureAwait(false);
                 break;
             case Resign:
                 await StopEndpointAsync("fenced off").ConfigureAwait(false);
@@ -216,4 +229,6 @@ public sealed class LeadershipService(
     private sealed record LeaseEnded(LeadershipLease Lease);
 
     private sealed record Resign;
+
+    private sealed record HandOver;
 }

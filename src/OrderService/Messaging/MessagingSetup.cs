@@ -61,22 +61,23 @@ public static class MessagingSetup
         return services;
     }
 
-    /// <summary>The leader's inventory-commit endpoint: as many deliveries in flight as a batch holds (the
-    /// <see cref="CommitBatcher"/> groups them into one transaction), prefetch twice the batch, retries only for transient
-    /// database errors.</summary>
+    /// <summary>The leader's inventory-commit endpoint: two batches of deliveries in flight (the <see cref="CommitBatcher"/>
+    /// groups them into one transaction at a time), so the next batch fills while the deliveries of the last one publish
+    /// their decisions and are acknowledged (with one batch in flight, commits and publishes took turns: leader-drain);
+    /// prefetch four batches; retries only for transient database errors.</summary>
     public static void ConfigureCommitEndpoint(IBusRegistrationContext context, IReceiveEndpointConfigurator cfg, PipelineOptions pipeline)
     {
         ArgumentNullException.ThrowIfNull(cfg);
         if (cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
         {
-            rabbit.PrefetchCount = pipeline.CommitBatchSize * 2;
+            rabbit.PrefetchCount = pipeline.CommitBatchSize * 4;
             if (pipeline.QuorumQueues)
             {
                 rabbit.SetQuorumQueue();
             }
         }
 
-        cfg.ConcurrentMessageLimit = pipeline.CommitBatchSize;
+        cfg.ConcurrentMessageLimit = pipeline.CommitBatchSize * 2;
 
         // Leadership lost mid-batch is not the messages' fault: requeue them (the transport nacks what the error pipe rethrows).
         UseRequeueWhenNotTheMessagesFault(cfg);
