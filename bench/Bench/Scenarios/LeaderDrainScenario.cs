@@ -75,7 +75,7 @@ public sealed class LeaderDrainScenario : IScenario
         var loadAfter = LoadAverage.Read();
         var notes = new List<string>
         {
-            "ours: one OrderService replica (default CommitBatchSize 100, CommitBatchTimeLimit 20 ms, prefetch 200) started on a full inventory-commit queue; " +
+            "ours: one OrderService replica (default CommitBatchSize 100, CommitBatchTimeLimit 20 ms, two batches in flight, prefetch 400) started on a full inventory-commit queue; " +
                 "orders committed between the first and the last commit transaction's start / that time (from inventory_commits.committed_at); every order checked Confirmed",
             "MassTransit: Batch<CommitInventory>, message limit 100, time limit 20 ms, one batch at a time, prefetch 200, handler does nothing; first batch to last batch",
             FormattableString.Invariant($"replica start to ready {ready.TotalSeconds:0.0} s; start to every order decided {total.TotalSeconds:0.0} s (start-up not in the rate)"),
