@@ -7,7 +7,7 @@ namespace Pipeline.Bench.Ceilings;
 /// <summary>
 /// MassTransit's own batch consumer draining a pre-filled queue of CommitInventory messages: Batch&lt;CommitInventory&gt;
 /// with a message limit of 100 (our CommitBatchSize), a 20 ms time limit (our CommitBatchTimeLimit), one batch at a time
-/// (our commits are serialized by the fence), prefetch 200 (our commit endpoint had 200 when this was written; it now prefetches 400 with two batches in flight), and a handler that does nothing.
+/// (our commits are serialized by the fence), prefetch 200, and a handler that does nothing.
 /// Messages/s from the first batch delivered to the last one acknowledged: the ceiling of the leader's commit stage without
 /// the database.
 /// </summary>

@@ -114,15 +114,9 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
             return;
         }
 
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            var decisions = await committer.CommitAsync(CommitLease.ToFenceToken(lease.Token), lease.NodeId, [.. batch.Select(p => p.Message)], lease.CancellationToken);
-            metrics.Committed(decisions, batch.Count, clock.Elapsed, lease.Token.ToString());
-            for (var i = 0; i < batch.Count; i++)
-            {
-                batch[i].Decision.TrySetResult(decisions[i]);
-            }
+            await CommitAndDecideAsync(batch, CommitLease.ToFenceToken(lease.Token), lease.NodeId, lease.CancellationToken);
         }
         catch (StaleLeaderException ex)
         {
@@ -154,21 +148,27 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
             return;
         }
 
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            var decisions = await committer.CommitAsync(token, activation.NodeId, [.. batch.Select(p => p.Message)], CancellationToken.None);
-            metrics.Committed(decisions, batch.Count, clock.Elapsed, token.ToString());
-            for (var i = 0; i < batch.Count; i++)
-            {
-                batch[i].Decision.TrySetResult(decisions[i]);
-            }
+            await CommitAndDecideAsync(batch, token, activation.NodeId, CancellationToken.None);
         }
 #pragma warning disable CA1031 // As in the fenced path: the failure belongs to the deliveries of this batch.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             Fail(batch, ex);
+        }
+    }
+
+    /// <summary>One transaction for the batch; each delivery gets its decision. Failures are the caller's to hand out.</summary>
+    private async Task CommitAndDecideAsync(List<Pending> batch, FenceToken token, string nodeId, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var decisions = await committer.CommitAsync(token, nodeId, [.. batch.Select(p => p.Message)], cancellationToken);
+        metrics.Committed(decisions, clock.Elapsed, token.ToString());
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Decision.TrySetResult(decisions[i]);
         }
     }
 

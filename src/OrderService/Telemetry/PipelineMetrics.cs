@@ -49,7 +49,7 @@ public sealed class PipelineMetrics : IDisposable
 
     public string? LastCommitToken { get; private set; }
 
-    public void Committed(IReadOnlyList<OrderDecision> decisions, int size, TimeSpan duration, string token)
+    public void Committed(IReadOnlyList<OrderDecision> decisions, TimeSpan duration, string token)
     {
         ArgumentNullException.ThrowIfNull(decisions);
         foreach (var decision in decisions)
@@ -59,7 +59,7 @@ public sealed class PipelineMetrics : IDisposable
             Interlocked.Increment(ref decision.AlreadyDecided ? ref redelivered : ref decision.Confirmed ? ref confirmed : ref rejected);
         }
 
-        batchSize.Record(size);
+        batchSize.Record(decisions.Count);
         commitDuration.Record(duration.TotalMilliseconds);
         LastCommitAt = DateTimeOffset.UtcNow;
         LastCommitToken = token;
