@@ -42,18 +42,10 @@ public sealed partial class FencedCommitter
         {
             try
             {
-                var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-                await using var connectionScope = connection.ConfigureAwait(false);
-                using var command = new NpgsqlCommand(Sql.FenceBump + " RETURNING generation, epoch", connection);
-                AddFenceParameters(command.Parameters, token, nodeId);
-                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
+                if (await BumpFenceAsync(token, nodeId, options.Resource, cancellationToken).ConfigureAwait(false))
                 {
-                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        logger.LogInformation("Fence {Resource} acquired by {NodeId} with token {Token}", options.Resource, nodeId, token);
-                        return new FenceAcquisition(true, token);
-                    }
+                    logger.LogInformation("Fence {Resource} acquired by {NodeId} with token {Token}", options.Resource, nodeId, token);
+                    return new FenceAcquisition(true, token);
                 }
 
                 var current = await AuditRejectionAsync(token, nodeId, cancellationToken).ConfigureAwait(false);
@@ -66,6 +58,18 @@ public sealed partial class FencedCommitter
                 logger.LogWarning("Fence {Resource} is locked by another transaction; retrying ({Attempt})", options.Resource, attempt);
             }
         }
+    }
+
+    /// <summary>The fence bump on its own (autocommit): true when <paramref name="resource"/>'s row took our token.</summary>
+    private async Task<bool> BumpFenceAsync(FenceToken token, string nodeId, string resource, CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        using var command = new NpgsqlCommand(Sql.FenceBump + " RETURNING generation, epoch", connection);
+        AddFenceParameters(command.Parameters, token, nodeId, resource);
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Decides every order of the batch, all-or-nothing per order, in message order, in one fenced transaction.</summary>
@@ -91,7 +95,7 @@ public sealed partial class FencedCommitter
         var committed = false;
         try
         {
-            var (fenced, decided, stock, now) = await LockAsync(connection, token, nodeId, plan, cancellationToken).ConfigureAwait(false);
+            var (fenced, decided, stock, now) = await LockAsync(connection, token, nodeId, options.Resource, plan, cancellationToken).ConfigureAwait(false);
             if (!fenced && !options.TestOnlyDisableFenceCheck)
             {
                 await RollbackAsync(connection).ConfigureAwait(false);
@@ -120,13 +124,51 @@ public sealed partial class FencedCommitter
         }
     }
 
-    private async Task<(bool Fenced, Dictionary<string, OrderDecision> Decided, Dictionary<string, int> Stock, DateTimeOffset Now)> LockAsync(
-        NpgsqlConnection connection, FenceToken token, string nodeId, CommitPlan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the fence bump and the commit path once to no effect, for a standby before it can lead: its first steps as
+    /// leader would otherwise pay for JIT compilation and Npgsql's first resolution of these parameter types, a few hundred
+    /// milliseconds of a handover on a busy machine (measured in bench/run failover). Every round trip runs with the real
+    /// statements and parameter types, but against a fence resource no row has and with nothing to look up or write, and
+    /// the transaction rolls back: nothing is locked, read or written.
+    /// </summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken = default)
+    {
+        const string nothing = "\u0001warm-up";
+        var token = new FenceToken(0, 0);
+        var sample = CommitPlan.Create([new CommitInventory { OrderId = nothing, Lines = [new OrderLine { Sku = nothing, Quantity = 1 }] }]);
+        _ = sample.Decide(new(StringComparer.Ordinal), new(StringComparer.Ordinal) { [nothing] = 1 }, token, nothing, DateTimeOffset.UtcNow);
+        var empty = CommitPlan.Create([]);
+        if (await BumpFenceAsync(token, nothing, nothing, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException("The warm-up's fence statement updated a row: a fence resource with its name exists.");
+        }
+
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
+        try
+        {
+            var (fenced, _, _, _) = await LockAsync(connection, token, nothing, nothing, empty, cancellationToken).ConfigureAwait(false);
+            if (fenced)
+            {
+                throw new InvalidOperationException("The warm-up's fence statement updated a row: a fence resource with its name exists.");
+            }
+
+            using var write = WriteBatch(connection, token, nothing, [], [], [], includeEmpty: true);
+            await write.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await RollbackAsync(connection).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<(bool Fenced, Dictionary<string, OrderDecision> Decided, Dictionary<string, int> Stock, DateTimeOffset Now)> LockAsync(
+        NpgsqlConnection connection, FenceToken token, string nodeId, string resource, CommitPlan plan, CancellationToken cancellationToken)
     {
         using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
         var fence = new NpgsqlBatchCommand(Sql.FenceBump);
-        AddFenceParameters(fence.Parameters, token, nodeId);
+        AddFenceParameters(fence.Parameters, token, nodeId, resource);
         batch.BatchCommands.Add(fence);
         var decided = new NpgsqlBatchCommand(Sql.SelectDecided);
         decided.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = plan.OrderIds });
@@ -195,16 +237,27 @@ public sealed partial class FencedCommitter
         IReadOnlyList<OrderDecision> decisions, Dictionary<string, int> stock, CancellationToken cancellationToken)
     {
         var fresh = decisions.Where(d => !d.AlreadyDecided && d.Recorded).ToList();
-        using var batch = new NpgsqlBatch(connection);
-        if (plan.ChangedSkus.Count > 0)
+        string[] changed = [.. plan.ChangedSkus];
+        using var batch = WriteBatch(connection, token, nodeId, changed, [.. changed.Select(s => stock[s])], fresh, includeEmpty: false);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The second round trip's statements: stock, ledger and order status; a statement with nothing to write is
+    /// left out unless <paramref name="includeEmpty"/> (the warm-up, which runs every statement with empty arrays).</summary>
+    private static NpgsqlBatch WriteBatch(NpgsqlConnection connection, FenceToken token, string nodeId, string[] changedSkus, int[] onHand,
+        List<OrderDecision> fresh, bool includeEmpty)
+    {
+        var batch = new NpgsqlBatch(connection);
+        if (changedSkus.Length > 0 || includeEmpty)
         {
             var update = new NpgsqlBatchCommand(Sql.UpdateStock);
-            update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. plan.ChangedSkus] });
-            update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. plan.ChangedSkus.Select(s => stock[s])] });
+            update.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = changedSkus });
+            update.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = onHand });
             batch.BatchCommands.Add(update);
         }
 
-        if (fresh.Count > 0)
+        if (fresh.Count > 0 || includeEmpty)
         {
             var ids = fresh.Select(d => d.OrderId).ToArray();
             var outcomes = fresh.Select(d => d.Confirmed ? Model.OrderStatus.Confirmed : Model.OrderStatus.Rejected).ToArray();
@@ -229,8 +282,7 @@ public sealed partial class FencedCommitter
             batch.BatchCommands.Add(orders);
         }
 
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return batch;
     }
 
     private async Task<FenceToken> AuditRejectionAsync(FenceToken token, string nodeId, CancellationToken cancellationToken)
@@ -247,12 +299,15 @@ public sealed partial class FencedCommitter
             : throw new InvalidOperationException($"The fence row '{options.Resource}' does not exist in leader_fence: run migrate (or fix the Resource setting).");
     }
 
-    private void AddFenceParameters(NpgsqlParameterCollection parameters, FenceToken token, string nodeId)
+    private void AddFenceParameters(NpgsqlParameterCollection parameters, FenceToken token, string nodeId) =>
+        AddFenceParameters(parameters, token, nodeId, options.Resource);
+
+    private static void AddFenceParameters(NpgsqlParameterCollection parameters, FenceToken token, string nodeId, string resource)
     {
         parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Generation });
         parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Epoch });
         parameters.Add(new NpgsqlParameter<string> { TypedValue = nodeId });
-        parameters.Add(new NpgsqlParameter<string> { TypedValue = options.Resource });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
     }
 
     private static async Task RollbackAsync(NpgsqlConnection connection)

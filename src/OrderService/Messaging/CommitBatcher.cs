@@ -18,10 +18,15 @@ namespace Pipeline.OrderService.Messaging;
 public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitLease, ConsumerActivation activation, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
     : IAsyncDisposable
 {
+    private static readonly TimeSpan FenceWaitLimit = TimeSpan.FromSeconds(10);
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource stop = new();
     private readonly Lock gate = new();
+
+    // Held while a batch is being committed: a graceful handover waits for it before resigning (see WhenIdleAsync).
+    private readonly SemaphoreSlim committing = new(1, 1);
     private Task? loop;
+    private LeadershipLease? committedUnder; // the lease of the last batch committed: a new one means a handover
 
     /// <summary>Commits <paramref name="message"/> in the next batch and returns its decision.</summary>
     public Task<OrderDecision> CommitAsync(CommitInventory message, CancellationToken cancellationToken)
@@ -40,6 +45,14 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
         return pending.Decision.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Completes once no batch is being committed. With the lease already cleared no new batch can start, so after
+    /// this nothing of ours reaches Postgres any more and the successor can take over at once.</summary>
+    public async Task WhenIdleAsync(CancellationToken cancellationToken)
+    {
+        await committing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        committing.Release();
+    }
+
     public async ValueTask DisposeAsync()
     {
         queue.Writer.TryComplete();
@@ -50,6 +63,7 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
         }
 
         stop.Dispose();
+        committing.Dispose();
     }
 
     private async Task RunAsync()
@@ -62,6 +76,10 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
             while (await queue.Reader.WaitToReadAsync(stop.Token))
             {
                 batch.Clear();
+
+                // The first batch of a new leadership goes at once with what has arrived: the rest of a handover's backlog
+                // follows in the next batch, and the first decision does not wait for a batch to fill.
+                var handover = !ReferenceEquals(commitLease.Current, committedUnder);
                 using (var fill = new CancellationTokenSource(limit))
                 {
                     while (batch.Count < size)
@@ -70,6 +88,11 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
                         {
                             batch.Add(next);
                             continue;
+                        }
+
+                        if (handover)
+                        {
+                            break;
                         }
 
                         try
@@ -86,7 +109,15 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
                     }
                 }
 
-                await CommitBatchAsync(batch);
+                await committing.WaitAsync(CancellationToken.None);
+                try
+                {
+                    await CommitBatchAsync(batch);
+                }
+                finally
+                {
+                    committing.Release();
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -107,7 +138,8 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
             return;
         }
 
-        var lease = commitLease.Current;
+        // A new leader connects its endpoint while its fence is being acquired: the first batch waits for that outcome.
+        var lease = await commitLease.WaitAsync(FenceWaitLimit);
         if (lease is null || lease.IsRevoked)
         {
             Fail(batch, new LeadershipLostException($"no valid lease ({lease?.RevokedBecause ?? "not leading"})"));
@@ -117,6 +149,13 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
         try
         {
             await CommitAndDecideAsync(batch, CommitLease.ToFenceToken(lease.Token), lease.NodeId, lease.CancellationToken);
+            if (!ReferenceEquals(committedUnder, lease))
+            {
+                // How long the handover took on this side: from the lease to the first batch committed under it.
+                committedUnder = lease;
+                logger.LogInformation("First batch committed as leader with token {Token}: {Orders} orders, {Elapsed:0} ms after the lease was granted",
+                    lease.Token, batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(lease.GrantedTimestamp).TotalMilliseconds);
+            }
         }
         catch (StaleLeaderException ex)
         {

@@ -58,6 +58,39 @@ public sealed class FencedCommitterTests(InventoryDatabaseFixture db) : IClassFi
     }
 
     [Fact]
+    public async Task The_warm_up_locks_reads_and_writes_nothing()
+    {
+        await SeedAsync(db, 7, "W-1");
+        var options = new FencedCommitterOptions();
+        var committer = await CommitterAsync(db, options);
+        Assert.True((await committer.AcquireFenceAsync(Token, "n1")).Acquired);
+        var before = (await FenceAsync(db, options.Resource), await CountAsync(db, "inventory_commits"), await CountAsync(db, "fence_rejections"), await CountAsync(db, "orders"));
+
+        // Another transaction holds every fence row and the stock row: a warm-up that touched any of them would wait.
+        await using (var holder = await db.DataSource.OpenConnectionAsync())
+        {
+            await using var tx = await holder.BeginTransactionAsync();
+            await using (var lockAll = new Npgsql.NpgsqlCommand("SELECT 1 FROM leader_fence FOR UPDATE; SELECT 1 FROM stock WHERE sku = 'W-1' FOR UPDATE", holder, tx))
+            {
+                await lockAll.ExecuteNonQueryAsync();
+            }
+
+            await committer.WarmUpAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            await tx.RollbackAsync();
+        }
+
+        var after = (await FenceAsync(db, options.Resource), await CountAsync(db, "inventory_commits"), await CountAsync(db, "fence_rejections"), await CountAsync(db, "orders"));
+        Assert.Equal(before, after);
+        Assert.Equal(7, await OnHandAsync(db, "W-1"));
+
+        // And the real path still works after it, on the same pooled connection.
+        var order = Order("w-1", ("W-1", 2));
+        await ReceiveAsync(db, order);
+        Assert.True((await committer.CommitAsync(Token, "n1", [order]))[0].Confirmed);
+        Assert.Equal(5, await OnHandAsync(db, "W-1"));
+    }
+
+    [Fact]
     public async Task The_check_constraint_stops_an_oversell_even_from_a_hand_written_update()
     {
         await SeedAsync(db, 1, "C-1");
