@@ -92,10 +92,12 @@ public sealed class CeilingsScenario : IScenario
         return raw;
     }
 
-    /// <summary>Warm-up then the measured run of MassTransit's single hop.</summary>
-    public static async Task<Throughput> HopAsync(BenchBroker broker, int count, CancellationToken cancellationToken)
+    /// <summary>Warm-up then the measured run of MassTransit's single hop; <paramref name="cpu"/>, if given, measures the
+    /// measured run only.</summary>
+    public static async Task<Throughput> HopAsync(BenchBroker broker, int count, CancellationToken cancellationToken, CpuByRole? cpu = null)
     {
         await MassTransitHopCeiling.MeasureAsync(broker, count / 5, Window, Prefetch, cancellationToken);
+        cpu?.Start();
         var hop = await MassTransitHopCeiling.MeasureAsync(broker, count, Window, Prefetch, cancellationToken);
         Console.WriteLine(hop);
         return hop;

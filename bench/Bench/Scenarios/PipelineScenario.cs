@@ -47,7 +47,9 @@ public sealed class PipelineScenario : IScenario
             await InventoryDatabase.SeedStockAsync(database.DataSource, skus, 100_000_000, cancellationToken);
             Console.WriteLine($"database {database.Name}, virtual host {services.Broker.Name}, chroot {services.ZooKeeperConnectString}");
 
-            var hop = await CeilingsScenario.HopAsync(services.Broker, context.Quick ? 10_000 : 50_000, cancellationToken);
+            await using var hopMeter = new CpuByRole();
+            var hop = await CeilingsScenario.HopAsync(services.Broker, context.Quick ? 10_000 : 50_000, cancellationToken, hopMeter);
+            var hopCpu = await hopMeter.StopAsync();
 
             var cluster = services.CreateCluster(database.ConnectionString);
             var clock = Stopwatch.StartNew();
@@ -66,13 +68,17 @@ public sealed class PipelineScenario : IScenario
             var expected = warm.Count + load.Count;
             Throughput throughput;
             IReadOnlyDictionary<string, uint> depths;
+            IReadOnlyDictionary<string, double> cpu;
+            await using var meter = new CpuByRole();
             await using (var sampler = QueueDepths.Start(services.Broker.AmqpUri, "order-intake", "inventory-commit"))
             {
+                meter.Start();
                 var start = Stopwatch.GetTimestamp();
                 await storefront.PublishAllAsync(load, CeilingsScenario.Window, cancellationToken);
                 var published = Stopwatch.GetElapsedTime(start);
                 await storefront.WaitDecidedAsync(expected, decideTimeout, stall, Diagnostics, cancellationToken);
                 var last = load.Max(o => storefront.DecidedAt(o.OrderId)!.Value);
+                cpu = await meter.StopAsync();
                 throughput = new Throughput($"pipeline, {Replicas} replicas", load.Count, Stopwatch.GetElapsedTime(start, last).TotalSeconds);
                 Console.WriteLine($"{throughput} (all published and confirmed after {published.TotalSeconds:0.00} s)");
                 await sampler.DisposeAsync();
@@ -97,7 +103,7 @@ public sealed class PipelineScenario : IScenario
             }
 
             var leaderships = cluster.LoggedLeaders().Count;
-            return Report(context, hop, throughput, histogram, rate, paced.Count, depths, leaderships, loadBefore, cluster.Describe());
+            return Report(context, hop, throughput, histogram, rate, paced.Count, depths, leaderships, loadBefore, cluster.Describe(), new CpuCosts(cpu, hopCpu, load.Count, (int)hop.Count));
         }
         finally
         {
@@ -106,7 +112,7 @@ public sealed class PipelineScenario : IScenario
     }
 
     private ScenarioResult Report(BenchContext context, Throughput hop, Throughput throughput, LongHistogram latency, double rate, int latencyOrders,
-        IReadOnlyDictionary<string, uint> depths, int leaderships, double? loadBefore, string replicas)
+        IReadOnlyDictionary<string, uint> depths, int leaderships, double? loadBefore, string replicas, CpuCosts cpu)
     {
         double Ms(double percentile) => latency.GetValueAtPercentile(percentile) / 1000.0;
         var ratio = throughput.PerSecond / hop.PerSecond;
@@ -124,6 +130,7 @@ public sealed class PipelineScenario : IScenario
         ];
         table.AddRange(depths.Select(d => new[] { $"max depth of {d.Key} during the throughput run", F(d.Value), "messages" }));
         table.Add(["leaderships during the run (1 = no failover)", leaderships.ToString(CultureInfo.InvariantCulture), "count"]);
+        table.AddRange(cpu.Rows());
         var loadAfter = LoadAverage.Read();
         var notes = new List<string>
         {
@@ -131,6 +138,8 @@ public sealed class PipelineScenario : IScenario
                 "a decision is the first OrderConfirmed/OrderRejected event the storefront receives; every order was checked Confirmed in the database at the end",
             $"latency: {latencyOrders:N0} orders published open-loop at the offered rate, each timed from its intended send time (no coordinated omission) to its decision event",
             $"ceiling: MassTransit single hop ({hop.Count:N0} messages, window {CeilingsScenario.Window}, prefetch {CeilingsScenario.Prefetch}) on the same virtual host before the replicas started",
+            "CPU: user + system time of every process over the throughput run (and over the single hop's measured run), by role, from /proc; " +
+                "'this process' is the storefront (publishing, reading decisions) in the pipeline and the hop's publisher and consumer in the hop",
             "replicas: default Pipeline settings (IntakeConcurrency 32, CommitBatchSize 100, CommitBatchTimeLimit 20 ms), ZooKeeper session 15 s " +
                 "(not the default 6 s: see ClusterServices), logging at Warning (+ Pipeline Information) as ./demo runs them",
         };
@@ -159,6 +168,8 @@ public sealed class PipelineScenario : IScenario
                 ["latencyOrders"] = latencyOrders,
                 ["latencyMs"] = new Dictionary<string, double> { ["p50"] = Ms(50), ["p95"] = Ms(95), ["p99"] = Ms(99), ["max"] = latency.GetMaxValue() / 1000.0 },
                 ["maxQueueDepths"] = depths,
+                ["cpuMsPerOrder"] = cpu.PerOrder(),
+                ["hopCpuMsPerMessage"] = cpu.PerHopMessage(),
                 ["leaderships"] = leaderships,
                 ["replicas"] = replicas,
                 ["quick"] = context.Quick,
@@ -166,6 +177,34 @@ public sealed class PipelineScenario : IScenario
                 ["loadAverageAfter"] = loadAfter,
             },
         };
+    }
+
+    /// <summary>Where the CPU went: per order in the pipeline's throughput run, per message in the single hop.</summary>
+    private sealed record CpuCosts(IReadOnlyDictionary<string, double> Pipeline, IReadOnlyDictionary<string, double> Hop, int Orders, int HopMessages)
+    {
+        public Dictionary<string, double> PerOrder() => Per(Pipeline, Orders);
+
+        public Dictionary<string, double> PerHopMessage() => Per(Hop, HopMessages);
+
+        public IEnumerable<string[]> Rows()
+        {
+            foreach (var (role, ms) in PerOrder().OrderByDescending(r => r.Value))
+            {
+                yield return [$"CPU per order: {role}", ms.ToString("0.000", CultureInfo.InvariantCulture), "ms"];
+            }
+
+            foreach (var (role, ms) in PerHopMessage().OrderByDescending(r => r.Value))
+            {
+                yield return [$"CPU per single-hop message: {role}", ms.ToString("0.000", CultureInfo.InvariantCulture), "ms"];
+            }
+        }
+
+        private static Dictionary<string, double> Per(IReadOnlyDictionary<string, double> seconds, int count)
+        {
+            var rows = seconds.Where(r => r.Value > 0).ToDictionary(r => r.Key, r => Math.Round(r.Value * 1000 / Math.Max(1, count), 3), StringComparer.Ordinal);
+            rows["total"] = Math.Round(seconds.Values.Sum() * 1000 / Math.Max(1, count), 3);
+            return rows;
+        }
     }
 
     private static async Task<long> ConfirmedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -98,6 +98,7 @@ public sealed class FaultTests(ZooKeeperEnsemble ensemble) : IClassFixture<ZooKe
         // the last third (5 s) must cover the resumed follower's re-sync with the quorum and the reconnect. With 6 s (2 s
         // left) a loaded CI machine once ran out of it and the client, rightly, gave the session up.
         await using var zk = await ConnectAsync(TimeSpan.FromSeconds(15), address);
+        var session = zk.SessionId;
         ensemble.Pause(3);
         Task<DataResult>[] requests;
         try
@@ -122,7 +123,11 @@ public sealed class FaultTests(ZooKeeperEnsemble ensemble) : IClassFixture<ZooKe
 
         // A resumed follower re-syncs with the quorum and may drop its clients once more: retry until the session serves again.
         await Eventually.TrueAsync(async () => await zk.ExistsAsync("/") is not null, Timeout, "the session to serve requests after the server resumed");
-        Assert.Equal(ConnectionState.Connected, zk.State);
+
+        // The same session serves again. The state may read Disconnected for a moment after that (the re-syncing follower
+        // can drop its clients once more: a CI run caught exactly that), never Expired.
+        Assert.Equal(session, zk.SessionId);
+        Assert.Contains(zk.State, new[] { ConnectionState.Connected, ConnectionState.Disconnected });
     }
 
     [Fact]
