@@ -54,6 +54,7 @@ public static class ServiceHost
         services.AddSingleton<CommitLease>();
         services.AddSingleton<ConsumerActivation>();
         services.AddSingleton<CommitBatcher>();
+        services.AddSingleton<CommitPathWarmUp>();
         services.AddSingleton<PipelineMetrics>();
         services.AddSingleton<LeadershipService>();
 

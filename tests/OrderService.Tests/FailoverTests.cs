@@ -74,6 +74,13 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
             Assert.True(afterExitLimit is null || failover - gone < afterExitLimit,
                 $"the successor led {Ms(failover - gone)} ms after the leader exited: it waited for the session to expire instead of a resignation");
 
+            // The successor warmed its commit path up before it could lead (CommitPathWarmUp), and that decided nothing.
+            Assert.Contains("Commit path warmed up", await File.ReadAllTextAsync(fixture.Cluster[after.Index].LogPath));
+            await using (var warmUpRows = dataSource.CreateCommand("SELECT count(*) FROM inventory_commits WHERE order_id = 'warm-up'"))
+            {
+                Assert.Equal(0L, (long)(await warmUpRows.ExecuteScalarAsync())!);
+            }
+
             await Checks.DecisionsMatchEventsAsync(dataSource, fixture.Bus.Events, ids);
             await Checks.InvariantsHoldAsync(dataSource, ids);
             var ledger = await PipelineDb.LedgerAsync(dataSource);

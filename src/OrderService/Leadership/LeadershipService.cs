@@ -29,6 +29,7 @@ public sealed class LeadershipService(
     FencedCommitter committer,
     CommitLease commitLease,
     CommitBatcher batcher,
+    CommitPathWarmUp warmUp,
     PipelineMetrics metrics,
     IOptions<PipelineOptions> pipelineOptions,
     IOptions<ZooKeeperOptions> zooKeeperOptions,
@@ -59,7 +60,7 @@ public sealed class LeadershipService(
             throw new InvalidOperationException($"The message bus did not become healthy ({health}); not joining the election.");
         }
 
-        await WarmUpCommitPathAsync(stoppingToken).ConfigureAwait(false);
+        await warmUp.RunAsync(stoppingToken).ConfigureAwait(false);
         var zk = zooKeeperOptions.Value;
         var candidateOptions = new ElectionCandidateOptions
         {
@@ -92,27 +93,6 @@ public sealed class LeadershipService(
         }
 
         await changes.ConfigureAwait(false);
-    }
-
-    /// <summary>A standby's first commit as leader would JIT-compile the commit path and resolve its database and message
-    /// types: a few hundred milliseconds of every handover on a busy machine (bench/run failover). So it is done once here,
-    /// to no effect, before joining the election. A failure only costs that time later: it is logged, not fatal.</summary>
-    private async Task WarmUpCommitPathAsync(CancellationToken cancellationToken)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        try
-        {
-            var json = System.Text.Json.JsonSerializer.Serialize(
-                new Pipeline.Contracts.CommitInventory { OrderId = "warm-up", Lines = [new Pipeline.Contracts.OrderLine { Sku = "warm-up", Quantity = 1 }] },
-                MassTransit.Serialization.SystemTextJsonMessageSerializer.Options);
-            _ = System.Text.Json.JsonSerializer.Deserialize<Pipeline.Contracts.CommitInventory>(json, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options);
-            await committer.WarmUpAsync(cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("Commit path warmed up in {Elapsed:0} ms", clock.Elapsed.TotalMilliseconds);
-        }
-        catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
-        {
-            logger.LogWarning(ex, "Could not warm up the commit path; the first commit as leader will be slower");
-        }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -226,11 +206,13 @@ public sealed class LeadershipService(
 
         // The endpoint connects while the fence is bumped (each takes tens of milliseconds of a handover); its deliveries wait
         // in the batcher until the fence has accepted our token (CommitLease.WaitAsync), and go back to the queue if not.
+        // The bump goes out first: building the endpoint takes the calling thread for a while before it returns.
         commitLease.BeginAcquiring();
+        var acquiring = AcquireFenceAsync(lease, fence, token);
         var options = pipelineOptions.Value;
         endpoint = connector.ConnectReceiveEndpoint(Topology.CommitQueue, (context, cfg) => MessagingSetup.ConfigureCommitEndpoint(context, cfg, options));
         var ready = endpoint.Ready;
-        var acquisition = await AcquireFenceAsync(lease, fence, token).ConfigureAwait(false);
+        var acquisition = await acquiring.ConfigureAwait(false);
         if (acquisition is null)
         {
             await StopEndpointAsync($"lease ended while acquiring the fence: {lease.RevokedBecause ?? "stopping"}").ConfigureAwait(false);

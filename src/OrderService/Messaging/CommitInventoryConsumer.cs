@@ -11,11 +11,16 @@ namespace Pipeline.OrderService.Messaging;
 /// after that. A redelivered order that is already decided gets its decision published again. When leadership ends
 /// mid-batch or the fence refuses us, nothing is acknowledged: the message goes back to the queue for the next leader.
 /// </summary>
-public sealed class CommitInventoryConsumer(CommitBatcher batcher, ConsumerActivation activation) : IConsumer<CommitInventory>
+public sealed class CommitInventoryConsumer(CommitBatcher batcher, ConsumerActivation activation, CommitPathWarmUp warmUp) : IConsumer<CommitInventory>
 {
     public async Task Consume(ConsumeContext<CommitInventory> context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        if (warmUp.IsWarmUp(context))
+        {
+            return; // the standby's warm-up message, on its own temporary queue: nothing to commit
+        }
+
         if (activation.Enabled)
         {
             // SingleActiveConsumer mode: a delivery on a channel or consumer tag not seen before means the broker made this
