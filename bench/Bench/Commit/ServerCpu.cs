@@ -1,4 +1,4 @@
-using System.Globalization;
+using Pipeline.Bench.Reporting;
 
 namespace Pipeline.Bench.Commit;
 
@@ -11,7 +11,6 @@ namespace Pipeline.Bench.Commit;
 /// </summary>
 internal sealed class ServerCpu
 {
-    private static readonly double TicksPerSecond = 100.0; // USER_HZ on Linux.
     private readonly int postmaster;
     private readonly string title;
 
@@ -24,26 +23,15 @@ internal sealed class ServerCpu
     /// <summary>The parent of a backend pid: the postmaster, if that pid is a local PostgreSQL process at all (a remote
     /// server's pid may name an unrelated process here); null otherwise.</summary>
     public static int? PostmasterOf(int backend) =>
-        ReadStat(backend) is { } stat && Title(backend) is { } title && title.StartsWith("postgres", StringComparison.Ordinal) ? stat.Parent : null;
+        ProcStat.Read(backend) is { } stat && ProcStat.CommandLine(backend) is { } title && title.StartsWith("postgres", StringComparison.Ordinal) ? stat.Parent : null;
 
     /// <summary>Process CPU (user + system) of every matching process now.</summary>
     public Dictionary<int, long> Snapshot()
     {
         var ticks = new Dictionary<int, long>();
-        if (!Directory.Exists("/proc"))
+        foreach (var pid in ProcStat.Pids())
         {
-            return ticks;
-        }
-
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ||
-                ReadStat(pid) is not { } stat || stat.Parent != postmaster)
-            {
-                continue;
-            }
-
-            if (Title(pid) is { } name && name.Contains(title, StringComparison.Ordinal))
+            if (ProcStat.Read(pid) is { } stat && stat.Parent == postmaster && ProcStat.CommandLine(pid) is { } name && name.Contains(title, StringComparison.Ordinal))
             {
                 ticks[pid] = stat.Ticks;
             }
@@ -54,34 +42,6 @@ internal sealed class ServerCpu
 
     /// <summary>Samples until the returned handle is stopped; <see cref="Polling.StopAsync"/> gives the CPU seconds used.</summary>
     public Polling StartPolling(bool poll) => new(this, poll);
-
-    private static (int Parent, long Ticks)? ReadStat(int pid)
-    {
-        try
-        {
-            var text = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-            // After "pid (comm) ": state ppid ... utime (14th field overall, index 11 here) stime (index 12).
-            return (int.Parse(fields[1], CultureInfo.InvariantCulture),
-                long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
-        {
-            return null;
-        }
-    }
-
-    private static string? Title(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
 
     /// <summary>One measured interval: the first and the last value seen per process.</summary>
     internal sealed class Polling
@@ -106,7 +66,7 @@ internal sealed class ServerCpu
             stopped = true;
             await loop;
             Merge(owner.Snapshot());
-            return last.Sum(p => p.Value - first.GetValueOrDefault(p.Key)) / TicksPerSecond;
+            return last.Sum(p => p.Value - first.GetValueOrDefault(p.Key)) / ProcStat.TicksPerSecond;
         }
 
         private async Task PollAsync()

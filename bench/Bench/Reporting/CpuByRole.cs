@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Pipeline.Bench.Reporting;
 
 /// <summary>
@@ -11,7 +9,6 @@ namespace Pipeline.Bench.Reporting;
 /// </summary>
 public sealed class CpuByRole : IAsyncDisposable
 {
-    private const double TicksPerSecond = 100.0; // USER_HZ on Linux.
     private readonly Dictionary<int, (string Role, long First, long Last)> processes = [];
     private readonly CancellationTokenSource stop = new();
     private Task? polling;
@@ -49,7 +46,7 @@ public sealed class CpuByRole : IAsyncDisposable
 
         Read(first: false);
         return processes.Values.GroupBy(p => p.Role)
-            .ToDictionary(g => g.Key, g => g.Sum(p => p.Last - p.First) / TicksPerSecond, StringComparer.Ordinal);
+            .ToDictionary(g => g.Key, g => g.Sum(p => p.Last - p.First) / ProcStat.TicksPerSecond, StringComparer.Ordinal);
     }
 
     public async ValueTask DisposeAsync()
@@ -65,52 +62,27 @@ public sealed class CpuByRole : IAsyncDisposable
 
     private void Read(bool first)
     {
-        if (!Directory.Exists("/proc"))
+        foreach (var pid in ProcStat.Pids())
         {
-            return;
-        }
-
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || Ticks(pid) is not { } ticks)
+            if (ProcStat.Read(pid) is not { } stat)
             {
                 continue;
             }
 
             if (processes.TryGetValue(pid, out var known))
             {
-                processes[pid] = known with { Last = ticks };
+                processes[pid] = known with { Last = stat.Ticks };
             }
             else if (Role(pid) is { } role)
             {
-                processes[pid] = (role, first ? ticks : 0, ticks);
+                processes[pid] = (role, first ? stat.Ticks : 0, stat.Ticks);
             }
-        }
-    }
-
-    private static long? Ticks(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            // Fields 14 and 15 of stat (utime, stime): 12 and 13 after the state field.
-            return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
-        {
-            return null;
         }
     }
 
     private static string? Role(int pid)
     {
-        string command;
-        try
-        {
-            command = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        if (ProcStat.CommandLine(pid) is not { } command)
         {
             return null;
         }

@@ -137,18 +137,13 @@ public sealed partial class FencedCommitter
         var token = new FenceToken(0, 0);
         var sample = CommitPlan.Create([new CommitInventory { OrderId = nothing, Lines = [new OrderLine { Sku = nothing, Quantity = 1 }] }]);
         _ = sample.Decide(new(StringComparer.Ordinal), new(StringComparer.Ordinal) { [nothing] = 1 }, token, nothing, DateTimeOffset.UtcNow);
-        var empty = CommitPlan.Create([]);
-        if (await BumpFenceAsync(token, nothing, nothing, cancellationToken).ConfigureAwait(false))
-        {
-            throw new InvalidOperationException("The warm-up's fence statement updated a row: a fence resource with its name exists.");
-        }
-
+        var bumped = await BumpFenceAsync(token, nothing, nothing, cancellationToken).ConfigureAwait(false);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var connectionScope = connection.ConfigureAwait(false);
         try
         {
-            var (fenced, _, _, _) = await LockAsync(connection, token, nothing, nothing, empty, cancellationToken).ConfigureAwait(false);
-            if (fenced)
+            var (fenced, _, _, _) = await LockAsync(connection, token, nothing, nothing, CommitPlan.Create([]), cancellationToken).ConfigureAwait(false);
+            if (bumped || fenced)
             {
                 throw new InvalidOperationException("The warm-up's fence statement updated a row: a fence resource with its name exists.");
             }

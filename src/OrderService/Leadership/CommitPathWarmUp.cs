@@ -34,8 +34,9 @@ public sealed class CommitPathWarmUp(
     public bool IsWarmUp(ConsumeContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var queue = context.ReceiveContext.InputAddress?.AbsolutePath.Split('/').LastOrDefault();
-        if (queue is null || !queue.StartsWith(QueuePrefix, StringComparison.Ordinal))
+        // On every commit delivery: no allocation, just the last path segment of the input address.
+        var path = context.ReceiveContext.InputAddress?.AbsolutePath;
+        if (path is null || !path.AsSpan(path.LastIndexOf('/') + 1).StartsWith(QueuePrefix, StringComparison.Ordinal))
         {
             return false;
         }
@@ -62,17 +63,8 @@ public sealed class CommitPathWarmUp(
     private async Task WarmUpEndpointAsync(CancellationToken cancellationToken)
     {
         var options = pipelineOptions.Value;
-        var handle = connector.ConnectReceiveEndpoint(QueuePrefix + Guid.NewGuid().ToString("N"), (context, cfg) =>
-        {
-            if (cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
-            {
-                rabbit.AutoDelete = true;
-                rabbit.Durable = false;
-            }
-
-            cfg.ConfigureConsumeTopology = false;
-            MessagingSetup.ConfigureCommitEndpoint(context, cfg, options, warmUp: true);
-        });
+        var handle = connector.ConnectReceiveEndpoint(QueuePrefix + Guid.NewGuid().ToString("N"),
+            (context, cfg) => MessagingSetup.ConfigureCommitEndpoint(context, cfg, options, warmUp: true));
         try
         {
             var ready = await handle.Ready.WaitAsync(Limit, cancellationToken).ConfigureAwait(false);

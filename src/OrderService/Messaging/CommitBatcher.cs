@@ -23,9 +23,8 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
     private readonly CancellationTokenSource stop = new();
     private readonly Lock gate = new();
 
-    // Held while a batch is being committed: a graceful handover waits for it before resigning (see WhenIdleAsync).
-    private readonly SemaphoreSlim committing = new(1, 1);
     private Task? loop;
+    private Task committing = Task.CompletedTask; // the batch being committed, if any: a graceful handover waits for it
     private LeadershipLease? committedUnder; // the lease of the last batch committed: a new one means a handover
 
     /// <summary>Commits <paramref name="message"/> in the next batch and returns its decision.</summary>
@@ -47,11 +46,7 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
 
     /// <summary>Completes once no batch is being committed. With the lease already cleared no new batch can start, so after
     /// this nothing of ours reaches Postgres any more and the successor can take over at once.</summary>
-    public async Task WhenIdleAsync(CancellationToken cancellationToken)
-    {
-        await committing.WaitAsync(cancellationToken).ConfigureAwait(false);
-        committing.Release();
-    }
+    public Task WhenIdleAsync(CancellationToken cancellationToken) => Volatile.Read(ref committing).WaitAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
@@ -63,7 +58,6 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
         }
 
         stop.Dispose();
-        committing.Dispose();
     }
 
     private async Task RunAsync()
@@ -109,15 +103,9 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
                     }
                 }
 
-                await committing.WaitAsync(CancellationToken.None);
-                try
-                {
-                    await CommitBatchAsync(batch);
-                }
-                finally
-                {
-                    committing.Release();
-                }
+                var commit = CommitBatchAsync(batch);
+                Volatile.Write(ref committing, commit);
+                await commit;
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -65,19 +65,26 @@ public static class MessagingSetup
     /// groups them into one transaction at a time), so the next batch fills while the deliveries of the last one publish
     /// their decisions and are acknowledged (with one batch in flight, commits and publishes took turns: leader-drain);
     /// prefetch four batches; retries only for transient database errors.</summary>
-    /// <param name="warmUp">The standby's warm-up copy (<see cref="Leadership.CommitPathWarmUp"/>): on a temporary queue,
-    /// so never a quorum queue.</param>
+    /// <param name="warmUp">The standby's warm-up copy (<see cref="Leadership.CommitPathWarmUp"/>): a temporary queue
+    /// (transient, auto-delete, never quorum) without the message-type bindings, so nothing but the warm-up reaches it.</param>
     public static void ConfigureCommitEndpoint(IBusRegistrationContext context, IReceiveEndpointConfigurator cfg, PipelineOptions pipeline, bool warmUp = false)
     {
         ArgumentNullException.ThrowIfNull(cfg);
         if (cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
         {
             rabbit.PrefetchCount = pipeline.CommitBatchSize * 4;
-            if (pipeline.QuorumQueues && !warmUp)
+            if (warmUp)
+            {
+                rabbit.AutoDelete = true;
+                rabbit.Durable = false;
+            }
+            else if (pipeline.QuorumQueues)
             {
                 rabbit.SetQuorumQueue();
             }
         }
+
+        cfg.ConfigureConsumeTopology = !warmUp;
 
         cfg.ConcurrentMessageLimit = pipeline.CommitBatchSize * 2;
 
