@@ -26,9 +26,22 @@ public sealed class PrivateRabbitMqTests(PrivateRabbitMq broker, ITestOutputHelp
         var queue = kill ? "survives-kill" : "survives-restart";
         var body = Encoding.UTF8.GetBytes("persistent " + Guid.NewGuid());
         await using (var connection = await ConnectAsync())
-        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        await using (var channel = await connection.CreateChannelAsync())
         {
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
+        }
+
+        if (kill)
+        {
+            // A queue's declaration is not promised to be on disk when declare-ok arrives (the broker's metadata store
+            // writes behind), so SIGKILL right after it may take the queue along. A graceful restart puts it on disk; what
+            // is asserted after the kill is what a confirm promises: the confirmed message in that durable queue survives.
+            await broker.RestartAsync();
+        }
+
+        await using (var connection = await ConnectAsync())
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
             // Confirmed means written to the message store, so even SIGKILL right after must not lose it.
             await channel.BasicPublishAsync("", queue, mandatory: true, new BasicProperties { Persistent = true, MessageId = queue }, body);
         }
