@@ -35,9 +35,9 @@ internal sealed class CommitPlan
         {
             var (lines, problem) = OrderValidation.Validate(message?.OrderId, message?.Lines);
             items.Add((message!, lines, problem));
-            if (message?.OrderId is { Length: > 0 and <= OrderValidation.MaxIdLength } id && !string.IsNullOrWhiteSpace(id))
+            if (OrderValidation.IsUsableId(message?.OrderId))
             {
-                ids.Add(id);
+                ids.Add(message!.OrderId);
             }
 
             foreach (var line in lines ?? [])
@@ -57,7 +57,7 @@ internal sealed class CommitPlan
         foreach (var (message, lines, problem) in items)
         {
             var id = message?.OrderId;
-            var recorded = id is { Length: > 0 and <= OrderValidation.MaxIdLength } && !string.IsNullOrWhiteSpace(id);
+            var recorded = OrderValidation.IsUsableId(id);
             if (recorded && (earlier.TryGetValue(id!, out var before) || thisBatch.TryGetValue(id!, out before)))
             {
                 decisions.Add(before with { AlreadyDecided = true });
