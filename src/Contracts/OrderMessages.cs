@@ -32,12 +32,31 @@ public sealed record OrderConfirmed
     public required DateTimeOffset CommittedAt { get; init; }
 }
 
-/// <summary>Published when an order is refused, at intake (invalid) or at commit (out of stock, unknown SKU).</summary>
+/// <summary>Published when an order is refused, at intake (invalid) or at commit (out of stock, unknown SKU): the decision of
+/// the order recorded under <see cref="OrderId"/>, final like <see cref="OrderConfirmed"/>.</summary>
 public sealed record OrderRejected
 {
     public required string OrderId { get; init; }
     public required RejectionReason Reason { get; init; }
     public string? Detail { get; init; }
+}
+
+/// <summary>
+/// Published when an <see cref="OrderSubmitted"/> reused an order id already recorded with other content: that submission was
+/// refused and nothing of it was recorded. It is not a decision: the order recorded under the id keeps its own
+/// <see cref="OrderConfirmed"/> or <see cref="OrderRejected"/>, so a consumer keyed by order id must not read this as one.
+/// </summary>
+public sealed record OrderIdConflict
+{
+    public required string OrderId { get; init; }
+
+    /// <summary>The customer the refused submission named (bounded to the intake's field limits).</summary>
+    public required string CustomerId { get; init; }
+
+    /// <summary>When the refused submission says it was submitted.</summary>
+    public required DateTimeOffset SubmittedAt { get; init; }
+
+    public required string Detail { get; init; }
 }
 
 /// <summary>The leader's fencing token as carried in events: (generation, epoch), compared lexicographically.</summary>
@@ -53,7 +72,8 @@ public sealed record FencingTokenInfo
 public enum RejectionReason
 {
     Invalid = 1,
-    Conflict = 2,
+
+    // 2 is reserved: a reused order id is announced with OrderIdConflict, never as a rejection of the recorded order.
     OutOfStock = 3,
     UnknownSku = 4,
 }

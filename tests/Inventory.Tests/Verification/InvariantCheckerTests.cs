@@ -67,7 +67,7 @@ public sealed class InvariantCheckerTests
 
     /// <summary>GAP (fails today): an order rejected by the commit (OutOfStock) whose ledger row is gone has no ledger row
     /// after the drain, which breaks "exactly one" (ARCHITECTURE.md invariant 2), but the checker only looks for missing
-    /// rows of Confirmed orders. Orders rejected at intake (reason Invalid or Conflict) legitimately have none; OutOfStock
+    /// rows of Confirmed orders. Orders rejected at intake (reason Invalid) legitimately have none; OutOfStock
     /// and UnknownSku are only ever decided by the commit, so those can be required to have one.</summary>
     [Fact]
     public Task A_commit_rejected_order_without_a_ledger_row_breaks_invariant_2() => WithCommittedOrdersAsync(async db =>

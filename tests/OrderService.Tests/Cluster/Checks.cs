@@ -13,7 +13,7 @@ public static class Checks
     /// Every id is decided once (a Confirmed order and a commit rejection have exactly one ledger row, an intake rejection
     /// none) and has decision events that are all identical (at-least-once delivery may repeat one, never change it) and
     /// agree with the stored decision: token, committer and time of the ledger row, or the stored reason and detail.
-    /// Conflict rejections (a reused id) are not decisions of the stored order and are left out.
+    /// A reused id's OrderIdConflict notices are recorded apart and are no decision; an OrderRejected is always one.
     /// </summary>
     public static async Task<(Dictionary<string, OrderRow> Orders, ILookup<string, LedgerRow> Ledger)> DecisionsMatchEventsAsync(
         NpgsqlDataSource dataSource, EventRecorder events, IReadOnlyCollection<string> orderIds)
@@ -24,7 +24,7 @@ public static class Checks
         var problems = new List<string>();
         foreach (var id in orderIds)
         {
-            var decisions = events.For(id).Where(e => e is not OrderRejected { Reason: RejectionReason.Conflict }).ToList();
+            var decisions = events.For(id).ToList();
             var rows = ledger[id].ToList();
             if (!orders.TryGetValue(id, out var order))
             {

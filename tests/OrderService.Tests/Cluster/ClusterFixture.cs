@@ -46,6 +46,16 @@ public sealed class ClusterFixture : IAsyncLifetime
         return await Cluster.LeaderAsync();
     }
 
+    /// <summary>The intake queue has nothing ready, then a quiet second for what replicas hold in flight.</summary>
+    public async Task IntakeIdleAsync()
+    {
+        await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = VirtualHost.AmqpUri }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await Eventually.TrueAsync(async () => (await channel.QueueDeclarePassiveAsync(Pipeline.OrderService.Messaging.Topology.IntakeQueue)).MessageCount == 0,
+            TimeSpan.FromSeconds(60), "order-intake to be empty");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+    }
+
     /// <summary>For failure messages: every replica and where its log is.</summary>
     public string Describe() => $"replicas (logs in {Cluster.LogDirectory}):\n{Cluster.Describe(30)}";
 

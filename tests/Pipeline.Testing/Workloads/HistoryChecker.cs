@@ -69,8 +69,7 @@ public static class HistoryChecker
                 continue;
             }
 
-            var events = (history.Events.TryGetValue(id, out var e) ? e : [])
-                .Where(x => x is not OrderRejected { Reason: RejectionReason.Conflict }).Distinct().ToList();
+            var events = (history.Events.TryGetValue(id, out var e) ? e : []).Distinct().ToList();
             if (EventProblem(order, byOrder[id].FirstOrDefault(), events) is { } problem)
             {
                 violations.Add($"events: {id}: {problem}");

@@ -7,8 +7,8 @@ namespace Pipeline.Testing;
 /// <summary>
 /// A storefront and an observer in one in-process MassTransit bus on the test virtual host: publishes OrderSubmitted
 /// (durable, publisher-confirmed, as the CLI's <c>publish</c> does; a publish the broker did not confirm is retried, as a
-/// storefront would) and records every OrderConfirmed and OrderRejected from a durable queue bound before anything is
-/// published.
+/// storefront would) and records every OrderConfirmed and OrderRejected, and apart from them every OrderIdConflict, from a
+/// durable queue bound before anything is published.
 /// </summary>
 public sealed class OrderBus : IAsyncDisposable
 {
@@ -49,6 +49,7 @@ public sealed class OrderBus : IAsyncDisposable
                 e.AutoDelete = false;
                 e.Handler<OrderConfirmed>(c => events.Add(c.Message.OrderId, c.Message));
                 e.Handler<OrderRejected>(c => events.Add(c.Message.OrderId, c.Message));
+                e.Handler<OrderIdConflict>(c => events.AddConflict(c.Message));
             });
         });
         using var start = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -123,18 +124,30 @@ public sealed class OrderBus : IAsyncDisposable
     }
 }
 
-/// <summary>Decision events by order id, in arrival order; redeliveries can make several per order.</summary>
+/// <summary>Decision events by order id, in arrival order (redeliveries can make several per order), and apart from them the
+/// OrderIdConflict notices, which are no decision of the order recorded under their id.</summary>
 public sealed class EventRecorder
 {
     private readonly ConcurrentDictionary<string, ConcurrentQueue<object>> byOrder = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<OrderIdConflict>> conflicts = new(StringComparer.Ordinal);
 
     public int Count => byOrder.Values.Sum(q => q.Count);
 
     public IReadOnlyList<object> For(string orderId) => byOrder.TryGetValue(orderId, out var events) ? [.. events] : [];
 
+    /// <summary>The OrderIdConflict notices for <paramref name="orderId"/>: refused submissions that reused it.</summary>
+    public IReadOnlyList<OrderIdConflict> ConflictsFor(string orderId) => conflicts.TryGetValue(orderId, out var found) ? [.. found] : [];
+
     public Task Add(string orderId, object message)
     {
         byOrder.GetOrAdd(orderId, _ => new ConcurrentQueue<object>()).Enqueue(message);
+        return Task.CompletedTask;
+    }
+
+    public Task AddConflict(OrderIdConflict conflict)
+    {
+        ArgumentNullException.ThrowIfNull(conflict);
+        conflicts.GetOrAdd(conflict.OrderId, _ => new ConcurrentQueue<OrderIdConflict>()).Enqueue(conflict);
         return Task.CompletedTask;
     }
 
