@@ -15,7 +15,7 @@ public static class Program
             Console.WriteLine($"Pipeline.OrderService {version}\n\nusage: Pipeline.OrderService <verb> [options]   (Pipeline.OrderService <verb> --help)\n");
             foreach (var verb in verbs)
             {
-                Console.WriteLine($"  {verb.Name,-8} {verb.Summary}");
+                Console.WriteLine($"  {verb.Name,-12} {verb.Summary}");
             }
 
             Console.WriteLine("\nSettings come from appsettings.json, the environment (ZooKeeper__ConnectString=..., ConnectionStrings__Inventory=...,");

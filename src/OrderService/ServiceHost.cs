@@ -34,7 +34,11 @@ public static class ServiceHost
     public static IServiceCollection AddPipelineServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations()
-            .Validate(o => Enum.IsDefined(o.CommitMode), "Pipeline:CommitMode must be Fenced or SingleActiveConsumer.").ValidateOnStart();
+            .Validate(o => Enum.IsDefined(o.CommitMode), "Pipeline:CommitMode must be Fenced or SingleActiveConsumer.")
+            .Validate(o => o.CommitEndpointStopTimeout > TimeSpan.Zero && o.CommitEndpointStopTimeout < o.ShutdownTimeout,
+                "Pipeline:CommitEndpointStopTimeout must be positive and below Pipeline:ShutdownTimeout.")
+            .Validate(o => o.RedriveAge > TimeSpan.Zero && o.RedriveInterval > TimeSpan.Zero, "Pipeline:RedriveAge and Pipeline:RedriveInterval must be positive.")
+            .ValidateOnStart();
         services.AddOptions<ZooKeeperOptions>().Bind(configuration.GetSection(ZooKeeperOptions.Section)).ValidateDataAnnotations()
             .Validate(o => o.SessionTimeout > TimeSpan.Zero, "ZooKeeper:SessionTimeout must be positive.").ValidateOnStart();
         services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
@@ -51,6 +55,11 @@ public static class ServiceHost
         services.AddSingleton(_ => InventoryDataSource.Create(connectionString, committerOptions));
         services.AddSingleton(sp => new FencedCommitter(sp.GetRequiredService<NpgsqlDataSource>(), committerOptions, sp.GetRequiredService<ILogger<FencedCommitter>>()));
         services.AddSingleton(sp => new OrderIntakeStore(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton(sp => new UndecidedOrders(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton<FenceStatus>();
+        services.AddSingleton(sp => new FenceAdministration(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton<CommitEndpointChannels>();
+        services.AddSingleton<UndecidedOrderRedrive>();
         services.AddSingleton<CommitLease>();
         services.AddSingleton<ConsumerActivation>();
         services.AddSingleton<CommitBatcher>();
@@ -73,6 +82,7 @@ public static class ServiceHost
             // and resigns first (the successor leads at once), and only then stops intake and the bus.
             services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());
             health.AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"]);
+            health.AddCheck<FenceHealthCheck>("fence", tags: ["ready"]);
         }
 
         health.AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
@@ -104,6 +114,31 @@ public sealed class ZooKeeperHealthCheck(LeadershipService leadership) : IHealth
         Task.FromResult(leadership.Candidate is { SessionId: not 0 } candidate && candidate.State is not (Pipeline.ZooKeeper.Recipes.ElectionState.Suspended or Pipeline.ZooKeeper.Recipes.ElectionState.Lost)
             ? HealthCheckResult.Healthy($"session 0x{candidate.SessionId:x}, {candidate.State}")
             : HealthCheckResult.Unhealthy($"no ZooKeeper session ({leadership.Candidate?.State.ToString() ?? "not started"})"));
+}
+
+/// <summary>Not ready while the fence holds a token no candidate of this election can reach: nobody can commit. While it
+/// says so, each check reads the fence row again, so every replica sees an operator's reset, not only the next leader.</summary>
+public sealed class FenceHealthCheck(FenceStatus fence, FenceAdministration administration, FencedCommitterOptions committer) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (fence.Current is { Blocked: true, OurToken: { } ours })
+        {
+            try
+            {
+                if ((await administration.ReadAsync(committer.Resource, cancellationToken)).Token.Generation <= ours.Generation)
+                {
+                    fence.Unblocked();
+                }
+            }
+            catch (NpgsqlException)
+            {
+                // The database check reports an unreachable database; the fence stays as last seen.
+            }
+        }
+
+        return fence.Current.Reason is { } blocked ? HealthCheckResult.Unhealthy(blocked) : HealthCheckResult.Healthy();
+    }
 }
 
 /// <summary>Ready only while the inventory database answers.</summary>

@@ -56,17 +56,30 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
     public IReadOnlySet<(string NodeId, FencingToken Token)> LoggedLeaders()
     {
         var found = new HashSet<(string, FencingToken)>();
-        foreach (var replica in replicas.Where(r => File.Exists(r.LogPath)))
+        foreach (var log in Logs())
         {
-            using var stream = new FileStream(replica.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            foreach (Match match in LeadsLine().Matches(reader.ReadToEnd()))
+            foreach (Match match in LeadsLine().Matches(log))
             {
                 found.Add((match.Groups[1].Value, new FencingToken(long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture))));
             }
         }
 
         return found;
+    }
+
+    /// <summary>The lines of every replica's log (all its starts) that contain <paramref name="text"/>.</summary>
+    public IReadOnlyList<string> LogLinesContaining(string text) =>
+        [.. Logs().SelectMany(log => log.Split('\n')).Where(line => line.Contains(text, StringComparison.Ordinal))];
+
+    /// <summary>Each replica's whole log, read while it is still being written.</summary>
+    private IEnumerable<string> Logs()
+    {
+        foreach (var replica in replicas.Where(r => File.Exists(r.LogPath)))
+        {
+            using var stream = new FileStream(replica.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            yield return reader.ReadToEnd();
+        }
     }
 
     /// <summary>Starts replicas 0..count-1 at once and waits until each is ready.</summary>
@@ -274,11 +287,9 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
     {
         var found = new Dictionary<FencingToken, DateTimeOffset>();
         var now = DateTimeOffset.UtcNow;
-        foreach (var replica in replicas.Where(r => File.Exists(r.LogPath)))
+        foreach (var log in Logs())
         {
-            using var stream = new FileStream(replica.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            foreach (Match match in FenceAcquiredLine().Matches(reader.ReadToEnd()))
+            foreach (Match match in FenceAcquiredLine().Matches(log))
             {
                 var token = new FencingToken(long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
                 var at = new DateTimeOffset(now.UtcDateTime.Date + TimeSpan.ParseExact(match.Groups[1].Value, @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture), TimeSpan.Zero);

@@ -68,6 +68,57 @@ namespace Pipeline.Inventory.Migrations
                     b.ToTable("fence_rejections", (string)null);
                 });
 
+            modelBuilder.Entity("Pipeline.Inventory.Model.FenceReset", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("At")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<long>("FromEpoch")
+                        .HasColumnType("bigint")
+                        .HasColumnName("from_epoch");
+
+                    b.Property<long>("FromGeneration")
+                        .HasColumnType("bigint")
+                        .HasColumnName("from_generation");
+
+                    b.Property<string>("Operator")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("operator");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Resource")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("resource");
+
+                    b.Property<long>("ToEpoch")
+                        .HasColumnType("bigint")
+                        .HasColumnName("to_epoch");
+
+                    b.Property<long>("ToGeneration")
+                        .HasColumnType("bigint")
+                        .HasColumnName("to_generation");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("fence_resets", (string)null);
+                });
+
             modelBuilder.Entity("Pipeline.Inventory.Model.InventoryCommit", b =>
                 {
                     b.Property<long>("CommitSeq")
@@ -213,6 +264,10 @@ namespace Pipeline.Inventory.Migrations
                         .HasColumnName("status");
 
                     b.HasKey("OrderId");
+
+                    b.HasIndex("ReceivedAt")
+                        .HasDatabaseName("ix_orders_undecided_received_at")
+                        .HasFilter("status = 'Received'");
 
                     b.HasIndex("Status")
                         .HasDatabaseName("ix_orders_status");

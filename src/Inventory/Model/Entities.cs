@@ -94,6 +94,29 @@ public sealed class FenceRejection
     public long CurrentEpoch { get; set; }
 }
 
+/// <summary>Audit of an operator's fence reset (the <c>fence-reset</c> verb): who moved the fence, from which token to which
+/// and why. Written in the same transaction as the move.</summary>
+public sealed class FenceReset
+{
+    public long Id { get; set; }
+
+    public DateTimeOffset At { get; set; }
+
+    public required string Resource { get; set; }
+
+    public required string Operator { get; set; }
+
+    public long FromGeneration { get; set; }
+
+    public long FromEpoch { get; set; }
+
+    public long ToGeneration { get; set; }
+
+    public long ToEpoch { get; set; }
+
+    public required string Reason { get; set; }
+}
+
 /// <summary>Order statuses and outcomes as stored.</summary>
 public static class OrderStatus
 {

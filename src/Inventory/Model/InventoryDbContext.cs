@@ -18,6 +18,8 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
 
     public DbSet<FenceRejection> FenceRejections => Set<FenceRejection>();
 
+    public DbSet<FenceReset> FenceResets => Set<FenceReset>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -46,6 +48,9 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             e.Property(x => x.ReceivedBy).HasColumnName("received_by");
             e.Property(x => x.DecidedAt).HasColumnName("decided_at");
             e.HasIndex(x => x.Status).HasDatabaseName("ix_orders_status");
+
+            // The leader's re-drive reads the oldest undecided orders; decided ones (nearly all) stay out of this index.
+            e.HasIndex(x => x.ReceivedAt).HasDatabaseName("ix_orders_undecided_received_at").HasFilter("status = 'Received'");
         });
 
         modelBuilder.Entity<InventoryCommit>(e =>
@@ -88,6 +93,21 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             e.Property(x => x.Epoch).HasColumnName("epoch");
             e.Property(x => x.CurrentGeneration).HasColumnName("current_generation");
             e.Property(x => x.CurrentEpoch).HasColumnName("current_epoch");
+        });
+
+        modelBuilder.Entity<FenceReset>(e =>
+        {
+            e.ToTable("fence_resets");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasColumnName("id").UseIdentityByDefaultColumn();
+            e.Property(x => x.At).HasColumnName("at").HasDefaultValueSql("now()");
+            e.Property(x => x.Resource).HasColumnName("resource");
+            e.Property(x => x.Operator).HasColumnName("operator");
+            e.Property(x => x.FromGeneration).HasColumnName("from_generation");
+            e.Property(x => x.FromEpoch).HasColumnName("from_epoch");
+            e.Property(x => x.ToGeneration).HasColumnName("to_generation");
+            e.Property(x => x.ToEpoch).HasColumnName("to_epoch");
+            e.Property(x => x.Reason).HasColumnName("reason");
         });
     }
 }

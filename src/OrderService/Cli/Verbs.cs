@@ -21,6 +21,8 @@ public static class Verbs
         new("status", "who leads with which token, the candidates, queue depths, decided counts", "", StatusVerb.RunAsync),
         new("verify", "check the invariants in the database; exit 3 on any violation", "[--published IDS_FILE] [--not-drained]", VerifyAsync),
         new("watch", "print decisions (OrderConfirmed, OrderRejected) as they happen", "[--count N]", Watcher.RunAsync),
+        new("fence-reset", "move a fence left ahead of the election (ensemble rebuilt, path moved) to the current leader's token; audited",
+            "[--confirm --reason TEXT] [--operator NAME]", FenceResetVerb.RunAsync),
     ];
 
     public static IConfiguration Configuration(string[] args)

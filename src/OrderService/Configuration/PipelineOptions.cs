@@ -28,6 +28,17 @@ public sealed class PipelineOptions
     /// <summary>How long a graceful shutdown may take before the host gives up waiting.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>How long the commit endpoint may take to stop once leadership ended (its deliveries go back to the queue);
+    /// past it the endpoint's channels are closed, so the broker returns whatever it still holds to the next leader.</summary>
+    public TimeSpan CommitEndpointStopTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>An order still undecided this long after it was recorded is decided by the leader's re-drive, whatever
+    /// happened to its CommitInventory message.</summary>
+    public TimeSpan RedriveAge { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often the leader looks for such orders.</summary>
+    public TimeSpan RedriveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>How commits are serialized. <see cref="CommitMode.Fenced"/> is the design; <see cref="CommitMode.SingleActiveConsumer"/>
     /// exists only so the failover benchmark can measure the usual alternative on the same code.</summary>
     public CommitMode CommitMode { get; set; } = CommitMode.Fenced;

@@ -15,12 +15,24 @@ public static class Endpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("masstransit") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("masstransit"), ResponseWriter = WriteReportAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/status", StatusAsync);
     }
 
-    private static async Task<IResult> StatusAsync(LeadershipService leadership, ConsumerActivation activation, PipelineMetrics metrics, IOptions<PipelineOptions> options, CancellationToken cancellationToken)
+    /// <summary>The readiness report with each check's status and reason, so an operator (or a probe's log) sees why.</summary>
+    private static Task WriteReportAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        });
+    }
+
+    private static async Task<IResult> StatusAsync(LeadershipService leadership, ConsumerActivation activation, PipelineMetrics metrics, FenceStatus fenceStatus,
+        IOptions<PipelineOptions> options, CancellationToken cancellationToken)
     {
         if (activation.Enabled)
         {
@@ -59,6 +71,7 @@ public static class Endpoints
         }
 
         var lease = candidate?.CurrentLease;
+        var fence = fenceStatus.Current;
         return Results.Json(new
         {
             nodeId = options.Value.NodeId,
@@ -69,6 +82,16 @@ public static class Endpoints
             candidates,
             commits = new { confirmed = metrics.Confirmed, rejected = metrics.Rejected, redelivered = metrics.Redelivered, fenceRejections = metrics.FenceRejections },
             lastCommit = new { at = metrics.LastCommitAt, token = metrics.LastCommitToken },
+            fence = new
+            {
+                blocked = fence.Blocked,
+                reason = fence.Reason,
+                ourToken = fence.OurToken?.ToString(),
+                fenceToken = fence.FenceToken?.ToString(),
+                consecutiveRefusals = fence.ConsecutiveRefusals,
+                refusedSince = fence.RefusedSince,
+                nextAttemptAt = fence.NextAttemptAt,
+            },
             error,
         });
     }

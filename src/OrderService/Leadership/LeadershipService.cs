@@ -18,7 +18,10 @@ namespace Pipeline.OrderService.Leadership;
 /// connect the commit endpoint.</item>
 /// <item>Lease ended (connection lost, session expired, node deleted, resigned): stop the endpoint at once; in-flight batches
 /// see their lease cancelled, are not acknowledged and go back to the queue.</item>
-/// <item>Fenced off by Postgres: resign, then rejoin at the back of the line.</item>
+/// <item>Fenced off by Postgres: resign, then rejoin at the back of the line, at once after one refusal and with growing
+/// pauses after more (<see cref="FenceStatus"/>).</item>
+/// <item>A commit endpoint that does not stop within <see cref="PipelineOptions.CommitEndpointStopTimeout"/> is torn down:
+/// its channels are closed, so the broker hands its unacknowledged deliveries to the next leader.</item>
 /// <item>Graceful shutdown: clear the lease and let the batch being committed (if any) finish, then resign while the endpoint
 /// stops, so the successor leads within milliseconds.</item>
 /// </list>
@@ -30,6 +33,9 @@ public sealed class LeadershipService(
     CommitLease commitLease,
     CommitBatcher batcher,
     CommitPathWarmUp warmUp,
+    FenceStatus fenceStatus,
+    CommitEndpointChannels channels,
+    UndecidedOrderRedrive redrive,
     PipelineMetrics metrics,
     IOptions<PipelineOptions> pipelineOptions,
     IOptions<ZooKeeperOptions> zooKeeperOptions,
@@ -41,6 +47,8 @@ public sealed class LeadershipService(
     private readonly Channel<object> work = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private ElectionCandidate? candidate;
     private HostReceiveEndpointHandle? endpoint;
+    private bool outOfElection; // resigned after a fence refusal, a rejoin scheduled
+    private bool handedOver;
 
     /// <summary>The candidate, once started (for status and health).</summary>
     public ElectionCandidate? Candidate => candidate;
@@ -85,7 +93,18 @@ public sealed class LeadershipService(
         {
             await foreach (var item in work.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
             {
-                await ApplyAsync(item, stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await ApplyAsync(item, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // Whatever one change throws, the next must still be applied: a dead loop would leave this replica
+                    // leading (or blocking) with nobody to notice. Without a certain state: stop committing, stand again.
+                    logger.LogError(ex, "Applying a leadership change failed; stopping the commit endpoint and standing again");
+                    await StopEndpointAsync("a leadership change failed").ConfigureAwait(false);
+                    work.Writer.TryWrite(new Resign(TimeSpan.FromSeconds(1)));
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -129,6 +148,7 @@ public sealed class LeadershipService(
             }
         }
 
+        handedOver = true;
         var resigning = ResignAsync(cancellationToken);
         await StopEndpointAsync("shutting down").ConfigureAwait(false);
         await resigning.ConfigureAwait(false);
@@ -189,10 +209,20 @@ public sealed class LeadershipService(
             case HandOver:
                 await HandOverAsync(token).ConfigureAwait(false);
                 break;
-            case Resign:
+            case Resign resign when !outOfElection && !handedOver:
                 await StopEndpointAsync("fenced off").ConfigureAwait(false);
                 await candidate!.ResignAsync(token).ConfigureAwait(false);
-                candidate.Rejoin();
+                outOfElection = true;
+                if (resign.Delay > TimeSpan.Zero)
+                {
+                    logger.LogWarning("Out of the election for {Delay:0.0} s after {Refusals} fence refusals in a row", resign.Delay.TotalSeconds, fenceStatus.Current.ConsecutiveRefusals);
+                }
+
+                _ = Task.Delay(resign.Delay, token).ContinueWith(t => work.Writer.TryWrite(new Rejoin()), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                break;
+            case Rejoin when outOfElection && !handedOver:
+                outOfElection = false;
+                candidate!.Rejoin();
                 break;
             default:
                 break;
@@ -219,12 +249,17 @@ public sealed class LeadershipService(
             return;
         }
 
+        metrics.FenceAcquisition(acquisition.Acquired);
         if (!acquisition.Acquired)
         {
-            logger.LogCritical("ALARM: our token {Token} is older than the fence's {Current}; not leading", fence, acquisition.Current);
             await StopEndpointAsync("fence refused our token").ConfigureAwait(false);
-            work.Writer.TryWrite(new Resign());
+            work.Writer.TryWrite(new Resign(FenceRefused(fence, acquisition.Current)));
             return;
+        }
+
+        if (fenceStatus.Acquired(fence))
+        {
+            logger.LogWarning("The fence took our token {Token}: commits flow again", fence);
         }
 
         if (lease.IsRevoked || token.IsCancellationRequested)
@@ -236,6 +271,24 @@ public sealed class LeadershipService(
         commitLease.Set(lease);
         await ready.WaitAsync(token).ConfigureAwait(false);
         logger.LogInformation("Committing as leader {NodeId} with token {Token}", lease.NodeId, fence);
+        _ = redrive.RunAsync(lease, token);
+    }
+
+    /// <summary>Notes a refusal by the fence; logs it when it tells something new (not on every retry); the pause before we
+    /// stand again.</summary>
+    private TimeSpan FenceRefused(FenceToken ours, FenceToken current)
+    {
+        var (delay, changed) = fenceStatus.Refused(ours, current);
+        if (changed && fenceStatus.Current.Reason is { } blocked)
+        {
+            logger.LogCritical("ALARM: {Reason} (our token {Token})", blocked, ours);
+        }
+        else if (changed)
+        {
+            logger.LogError("The fence refused our token {Token}: it has seen {Current}, a newer leader's; standing again behind it", ours, current);
+        }
+
+        return delay;
     }
 
     /// <summary>Bumps the fence with our token. While the database cannot be reached nobody can commit, so we keep the lease
@@ -272,6 +325,8 @@ public sealed class LeadershipService(
         }
     }
 
+    /// <summary>No commit starts after this; the endpoint's deliveries fail back to the queue. An endpoint that has not
+    /// stopped within the limit is torn down (its channels closed), so no delivery stays with a replica that cannot commit.</summary>
     private async Task StopEndpointAsync(string reason)
     {
         var handle = endpoint;
@@ -283,22 +338,46 @@ public sealed class LeadershipService(
 
         endpoint = null;
         logger.LogWarning("Stopping the commit endpoint: {Reason}", reason);
-        using var timeout = new CancellationTokenSource(pipelineOptions.Value.ShutdownTimeout);
-        try
+        var limit = pipelineOptions.Value.CommitEndpointStopTimeout;
+        using var timeout = new CancellationTokenSource(limit);
+        var stopping = handle.StopAsync(timeout.Token);
+
+        // MassTransit does not always honour the token (an endpoint stopped while it is still starting was seen to hang):
+        // the wait is bounded here, whatever the stop does.
+        if (await Task.WhenAny(stopping, Task.Delay(limit + TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false) == stopping)
         {
-            await handle.StopAsync(timeout.Token).ConfigureAwait(false);
+            try
+            {
+                await stopping.ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+#pragma warning disable CA1031 // A failed stop is torn down like a slow one; the leadership loop must go on either way.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                logger.LogError(ex, "Stopping the commit endpoint failed");
+            }
         }
-        catch (OperationCanceledException)
+        else
         {
-            logger.LogError("The commit endpoint did not stop within {Timeout}", pipelineOptions.Value.ShutdownTimeout);
+            _ = stopping.ContinueWith(t => logger.LogWarning("The commit endpoint's stop ended late ({Status})", t.Status), CancellationToken.None,
+                TaskContinuationOptions.None, TaskScheduler.Default);
         }
+
+        logger.LogError("The commit endpoint did not stop within {Timeout}; closing its channels so the broker requeues what it holds", limit);
+        await channels.CloseAllAsync($"commit endpoint torn down: {reason}").ConfigureAwait(false);
     }
 
-    private void OnFencedOff(object? sender, StaleLeaderException e) => work.Writer.TryWrite(new Resign());
+    private void OnFencedOff(object? sender, StaleLeaderException e) => work.Writer.TryWrite(new Resign(FenceRefused(e.Token, e.Current)));
 
     private sealed record LeaseEnded(LeadershipLease Lease);
 
-    private sealed record Resign;
+    private sealed record Resign(TimeSpan Delay);
+
+    private sealed record Rejoin;
 
     private sealed record HandOver;
 }

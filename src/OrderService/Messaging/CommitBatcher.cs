@@ -122,7 +122,7 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
     {
         if (activation.Enabled)
         {
-            await CommitUnfencedBatchAsync(batch);
+            await CommitSplittingAsync(batch, CommitUnfencedAsync);
             return;
         }
 
@@ -132,6 +132,49 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
         {
             Fail(batch, new LeadershipLostException($"no valid lease ({lease?.RevokedBecause ?? "not leading"})"));
             return;
+        }
+
+        await CommitSplittingAsync(batch, part => CommitFencedAsync(part, lease));
+    }
+
+    /// <summary>
+    /// Commits <paramref name="batch"/>; when the transaction fails for what a message holds (not a lost leadership, not a
+    /// transient database error), commits its halves apart, down to the single message that fails alone: only that
+    /// delivery gets the fault (retried, then parked with its reason in the error queue), the good orders of its batch commit.
+    /// </summary>
+    private async Task CommitSplittingAsync(List<Pending> batch, Func<List<Pending>, Task> commit)
+    {
+        try
+        {
+            await commit(batch);
+        }
+        catch (Exception ex) when (batch.Count > 1 && !RequeueWhenNotTheMessagesFaultFilter.IsNotTheMessagesFault(ex))
+        {
+            logger.LogWarning("A commit of {Orders} orders failed ({Reason}); committing its halves apart to find the message at fault", batch.Count, ex.Message);
+            var half = batch.Count / 2;
+            await CommitSplittingAsync(batch[..half], commit);
+            await CommitSplittingAsync(batch[half..], commit);
+        }
+#pragma warning disable CA1031 // Every other failure belongs to the deliveries of this batch: each gets it, the loop goes on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            if (batch.Count == 1 && !RequeueWhenNotTheMessagesFaultFilter.IsNotTheMessagesFault(ex))
+            {
+                logger.LogError("Order {OrderId} cannot be committed: {Reason}", OrderValidation.Printable(batch[0].Message.OrderId, 60), ex.Message);
+            }
+
+            Fail(batch, ex);
+        }
+    }
+
+    /// <summary>One fenced transaction under <paramref name="lease"/>; a lease that ended or a fence that refused us ends in
+    /// <see cref="LeadershipLostException"/> (the deliveries go back to the queue).</summary>
+    private async Task CommitFencedAsync(List<Pending> batch, LeadershipLease lease)
+    {
+        if (lease.IsRevoked)
+        {
+            throw new LeadershipLostException($"lease ended: {lease.RevokedBecause}");
         }
 
         try
@@ -150,42 +193,21 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
             metrics.FenceRejected();
             logger.LogError("Commit refused by the fence: {Reason}. Stepping down.", ex.Message);
             commitLease.ReportFencedOff(ex);
-            Fail(batch, new LeadershipLostException("fenced off", ex));
+            throw new LeadershipLostException("fenced off", ex);
         }
-        catch (OperationCanceledException) when (lease.IsRevoked)
+        catch (OperationCanceledException ex) when (lease.IsRevoked)
         {
-            Fail(batch, new LeadershipLostException($"lease ended: {lease.RevokedBecause}"));
-        }
-#pragma warning disable CA1031 // Every other failure belongs to the deliveries of this batch: each gets it, the loop goes on.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Fail(batch, ex);
+            throw new LeadershipLostException($"lease ended: {lease.RevokedBecause}", ex);
         }
     }
 
     /// <summary>The SingleActiveConsumer comparison mode: the batch goes out under this replica's activation token and
     /// nothing else. No lease can be revoked (RabbitMQ does not tell a consumer it was replaced), so the commit runs to its
     /// end whatever happened meanwhile: that is the mode's weakness the failover benchmark shows.</summary>
-    private async Task CommitUnfencedBatchAsync(List<Pending> batch)
-    {
-        if (activation.Current is not { } token)
-        {
-            Fail(batch, new LeadershipLostException("not activated by the broker yet"));
-            return;
-        }
-
-        try
-        {
-            await CommitAndDecideAsync(batch, token, activation.NodeId, CancellationToken.None);
-        }
-#pragma warning disable CA1031 // As in the fenced path: the failure belongs to the deliveries of this batch.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Fail(batch, ex);
-        }
-    }
+    private Task CommitUnfencedAsync(List<Pending> batch) =>
+        activation.Current is { } token
+            ? CommitAndDecideAsync(batch, token, activation.NodeId, CancellationToken.None)
+            : throw new LeadershipLostException("not activated by the broker yet");
 
     /// <summary>One transaction for the batch; each delivery gets its decision. Failures are the caller's to hand out.</summary>
     private async Task CommitAndDecideAsync(List<Pending> batch, FenceToken token, string nodeId, CancellationToken cancellationToken)

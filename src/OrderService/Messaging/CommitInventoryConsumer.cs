@@ -11,7 +11,8 @@ namespace Pipeline.OrderService.Messaging;
 /// after that. A redelivered order that is already decided gets its decision published again. When leadership ends
 /// mid-batch or the fence refuses us, nothing is acknowledged: the message goes back to the queue for the next leader.
 /// </summary>
-public sealed class CommitInventoryConsumer(CommitBatcher batcher, ConsumerActivation activation, CommitPathWarmUp warmUp) : IConsumer<CommitInventory>
+public sealed class CommitInventoryConsumer(CommitBatcher batcher, ConsumerActivation activation, CommitPathWarmUp warmUp, CommitEndpointChannels channels)
+    : IConsumer<CommitInventory>
 {
     public async Task Consume(ConsumeContext<CommitInventory> context)
     {
@@ -21,6 +22,7 @@ public sealed class CommitInventoryConsumer(CommitBatcher batcher, ConsumerActiv
             return; // the standby's warm-up message, on its own temporary queue: nothing to commit
         }
 
+        channels.Observe(context);
         if (activation.Enabled)
         {
             // SingleActiveConsumer mode: a delivery on a channel or consumer tag not seen before means the broker made this

@@ -8,6 +8,16 @@ namespace Pipeline.OrderService.Messaging;
 /// <summary>Topology, retry and endpoints, configured in one place.</summary>
 public static class MessagingSetup
 {
+    /// <summary>A send the broker must route: unroutable (no queue bound to the exchange), RabbitMQ returns it and the send
+    /// fails with <see cref="MessageReturnedException"/> instead of the command being dropped.</summary>
+    public static readonly IPipe<SendContext> Mandatory = Pipe.Execute<SendContext>(context =>
+    {
+        if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit))
+        {
+            rabbit.Mandatory = true;
+        }
+    });
+
     public static IServiceCollection AddPipelineMessaging(this IServiceCollection services, RabbitMqOptions rabbit, PipelineOptions pipeline)
     {
         services.AddMassTransit(x =>
@@ -153,6 +163,9 @@ public sealed class RequeueWhenNotTheMessagesFaultFilter : IFilter<ExceptionRece
                 case Npgsql.NpgsqlException { IsTransient: true }:
                 case Npgsql.PostgresException { SqlState: "25P03" or "57P01" or "57P02" or "57P03" or "55P03" or "57014" or "40001" or "40P01" }:
                 case Npgsql.NpgsqlException { InnerException: IOException or System.Net.Sockets.SocketException }:
+                // The broker could not route a forward (the commit queue or its binding is missing): the topology's fault;
+                // the order is recorded, and the delivery retried until the route is back (or the leader's re-drive decides it).
+                case MessageReturnedException:
                     return true;
                 case AggregateException aggregate when aggregate.InnerExceptions.Any(IsNotTheMessagesFault):
                     return true;

@@ -17,14 +17,20 @@ public sealed class PipelineMetrics : IDisposable
     private readonly Histogram<double> commitDuration;
     private readonly Counter<long> leadershipChanges;
     private readonly Counter<long> intake;
+    private readonly Counter<long> redriven;
+    private readonly Counter<long> fenceAcquisitions;
+    private long undecided = -1;
+    private long undecidedSinceTicks;
     private long confirmed;
     private long rejected;
     private long redelivered;
     private long rejectedFence;
     private LeadershipLease? lease;
 
-    public PipelineMetrics()
+    public PipelineMetrics(Leadership.FenceStatus fence)
     {
+        ArgumentNullException.ThrowIfNull(fence);
+        meter.CreateObservableGauge("pipeline.fence.blocked", () => fence.Current.Blocked ? 1 : 0, "{bool}", "1 while the fence holds a token no candidate of this election can reach");
         meter.CreateObservableGauge("pipeline.leader", () => Volatile.Read(ref lease) is { IsRevoked: false } ? 1 : 0, "{bool}", "1 while this replica holds the commit lease");
         meter.CreateObservableGauge("pipeline.fence.token", () => Volatile.Read(ref lease) is { IsRevoked: false } l
             ? [new Measurement<long>(l.Token.Generation, new KeyValuePair<string, object?>("part", "generation")), new Measurement<long>(l.Token.Sequence, new KeyValuePair<string, object?>("part", "epoch"))]
@@ -35,7 +41,16 @@ public sealed class PipelineMetrics : IDisposable
         commitDuration = meter.CreateHistogram<double>("pipeline.commit.duration", "ms", "Duration of a commit transaction");
         leadershipChanges = meter.CreateCounter<long>("pipeline.leadership.changes", "{change}", "Leadership changes seen by this replica");
         intake = meter.CreateCounter<long>("pipeline.intake", "{order}", "Orders taken in, by outcome");
+        redriven = meter.CreateCounter<long>("pipeline.redrive.orders", "{order}", "Undecided orders the leader's re-drive committed (decided) or had to leave out (failed)");
+        fenceAcquisitions = meter.CreateCounter<long>("pipeline.fence.acquisitions", "{attempt}", "Fence bumps of a new leader, by outcome (acquired, refused)");
+        meter.CreateObservableGauge("pipeline.orders.undecided", () => Interlocked.Read(ref undecided) is var n and >= 0 ? [new Measurement<long>(n)] : Array.Empty<Measurement<long>>(),
+            "{order}", "Orders recorded and not yet decided, as the leader's last re-drive sweep counted them");
+        meter.CreateObservableGauge("pipeline.orders.undecided.oldest_age", () => Interlocked.Read(ref undecidedSinceTicks) is var t and > 0
+            ? [new Measurement<double>((DateTimeOffset.UtcNow - new DateTimeOffset(t, TimeSpan.Zero)).TotalSeconds)]
+            : Array.Empty<Measurement<double>>(), "s", "Age of the oldest undecided order at the leader's last re-drive sweep");
     }
+
+
 
     public long Confirmed => Interlocked.Read(ref confirmed);
 
@@ -77,9 +92,29 @@ public sealed class PipelineMetrics : IDisposable
         leadershipChanges.Add(1, new KeyValuePair<string, object?>("state", state.ToString()));
     }
 
+    public void FenceAcquisition(bool acquired) => fenceAcquisitions.Add(1, new KeyValuePair<string, object?>("outcome", acquired ? "acquired" : "refused"));
+
+    public void Redriven(string outcome, int orders)
+    {
+        if (orders > 0)
+        {
+            redriven.Add(orders, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
+
+    /// <summary>What the leader's last sweep found undecided.</summary>
+    public void Undecided(long count, DateTimeOffset? oldestReceivedAt)
+    {
+        Interlocked.Exchange(ref undecided, count);
+        Interlocked.Exchange(ref undecidedSinceTicks, oldestReceivedAt?.UtcTicks ?? 0);
+    }
+
     public void IntakeAccepted() => intake.Add(1, new KeyValuePair<string, object?>("outcome", "accepted"));
 
     public void IntakeRejected(RejectionReason reason) => intake.Add(1, new KeyValuePair<string, object?>("outcome", reason.ToString()));
+
+    /// <summary>A submission refused because its order id is recorded with other content (an OrderIdConflict).</summary>
+    public void IntakeConflict() => intake.Add(1, new KeyValuePair<string, object?>("outcome", "id_conflict"));
 
     public void Dispose() => meter.Dispose();
 }

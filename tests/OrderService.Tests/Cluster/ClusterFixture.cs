@@ -18,6 +18,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public ZooKeeperChroot Chroot { get; } = new();
 
+    public ReplicaClusterOptions Options { get; private set; } = null!;
+
     public ReplicaCluster Cluster { get; private set; } = null!;
 
     public OrderBus Bus { get; private set; } = null!;
@@ -25,7 +27,12 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Task.WhenAll(Database.InitializeAsync(), VirtualHost.InitializeAsync(), Chroot.InitializeAsync());
-        Cluster = new ReplicaCluster(ReplicaClusterOptions.For(Database, VirtualHost, Chroot));
+        Options = ReplicaClusterOptions.For(Database, VirtualHost, Chroot);
+
+        // The leader's re-drive of undecided orders within seconds rather than a minute, so the tests can watch it work.
+        Options.ExtraEnvironment["Pipeline__RedriveAge"] = "00:00:03";
+        Options.ExtraEnvironment["Pipeline__RedriveInterval"] = "00:00:01";
+        Cluster = new ReplicaCluster(Options);
         try
         {
             await Cluster.StartAsync(Replicas);
