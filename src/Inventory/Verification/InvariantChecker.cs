@@ -27,20 +27,23 @@ public sealed class InvariantChecker(NpgsqlDataSource dataSource)
 
     /// <param name="drained">The queues are empty: every recorded order must be decided by now.</param>
     /// <param name="publishedOrderIds">Every order id the publishers sent, when known: each must be in orders.</param>
-    public async Task<InvariantReport> VerifyAsync(bool drained, IReadOnlyCollection<string>? publishedOrderIds = null, CancellationToken cancellationToken = default)
+    /// <param name="scope">Only these orders (and the SKUs they name) are judged, when given: a test run checks its own
+    /// orders, so an earlier run's violation is reported once, by that run. Null: the whole database.</param>
+    public async Task<InvariantReport> VerifyAsync(bool drained, IReadOnlyCollection<string>? publishedOrderIds = null, IReadOnlyCollection<string>? scope = null,
+        CancellationToken cancellationToken = default)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var scope = connection.ConfigureAwait(false);
+        await using var connectionScope = connection.ConfigureAwait(false);
 
         // One snapshot for every query, so the invariants are checked against one consistent state.
         using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         var results = new List<InvariantResult>
         {
-            await CheckAsync(connection, 1, "no oversell: on_hand >= 0 and initial = on_hand + confirmed quantity", Sql.Oversell, null, cancellationToken).ConfigureAwait(false),
-            await CheckAsync(connection, 2, "exactly once: one ledger row per decided order, matching its status", Sql.ExactlyOnce, null, cancellationToken).ConfigureAwait(false),
+            await CheckAsync(connection, 1, "no oversell: on_hand >= 0 and initial = on_hand + confirmed quantity", Sql.Oversell, null, scope, cancellationToken).ConfigureAwait(false),
+            await CheckAsync(connection, 2, "exactly once: one ledger row per decided order, matching its status", Sql.ExactlyOnce, null, scope, cancellationToken).ConfigureAwait(false),
             await CheckAsync(connection, 3, drained ? "nothing lost: every published order recorded and decided" : "nothing lost: every published order recorded",
-                drained ? Sql.LostDrained : Sql.Lost, [.. publishedOrderIds ?? []], cancellationToken).ConfigureAwait(false),
-            await CheckAsync(connection, 4, "fencing: ledger tokens non-decreasing in commit_seq order", Sql.Fencing, null, cancellationToken).ConfigureAwait(false),
+                drained ? Sql.LostDrained : Sql.Lost, [.. publishedOrderIds ?? []], scope, cancellationToken).ConfigureAwait(false),
+            await CheckAsync(connection, 4, "fencing: ledger tokens non-decreasing in commit_seq order", Sql.Fencing, null, scope, cancellationToken).ConfigureAwait(false),
         };
 
         using var counts = new NpgsqlCommand(Sql.Counts, connection);
@@ -50,14 +53,14 @@ public sealed class InvariantChecker(NpgsqlDataSource dataSource)
         return new InvariantReport(results, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
     }
 
-    private static async Task<InvariantResult> CheckAsync(NpgsqlConnection connection, int number, string name, string sql, string[]? ids, CancellationToken cancellationToken)
+    private static async Task<InvariantResult> CheckAsync(NpgsqlConnection connection, int number, string name, string sql, string[]? ids, IReadOnlyCollection<string>? scope,
+        CancellationToken cancellationToken)
     {
-        // Each query yields one text row per offender; the count comes from a window over the same rows.
+        // Each query yields one text row per offender; the count comes from a window over the same rows. $1: the published
+        // ids (invariant 3 only); $2: the scope, null for the whole database.
         using var command = new NpgsqlCommand($"SELECT offender, count(*) OVER () FROM ({sql}) AS v(offender) LIMIT {Examples}", connection);
-        if (ids is not null)
-        {
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
-        }
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids ?? [] });
+        command.Parameters.Add(new NpgsqlParameter { Value = scope is null ? DBNull.Value : scope.ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
 
         var offenders = new List<string>();
         long total = 0;
@@ -80,43 +83,50 @@ public sealed class InvariantChecker(NpgsqlDataSource dataSource)
                 FROM inventory_commits c JOIN orders o ON o.order_id = c.order_id
                 CROSS JOIN LATERAL jsonb_array_elements(o.lines) AS l
                 WHERE c.outcome = 'Confirmed' GROUP BY 1)
+            , scoped AS (
+                SELECT DISTINCT l->>'sku' AS sku FROM orders o CROSS JOIN LATERAL jsonb_array_elements(o.lines) AS l
+                WHERE $2::text[] IS NOT NULL AND o.order_id = ANY($2))
             SELECT format('%s: on_hand %s, initial %s, confirmed %s', s.sku, s.on_hand, s.initial, coalesce(c.qty, 0))
             FROM stock s LEFT JOIN confirmed c ON c.sku = s.sku
-            WHERE s.on_hand < 0 OR s.initial <> s.on_hand + coalesce(c.qty, 0)
+            WHERE (s.on_hand < 0 OR s.initial <> s.on_hand + coalesce(c.qty, 0)) AND ($2::text[] IS NULL OR s.sku IN (SELECT sku FROM scoped))
             UNION ALL
-            SELECT format('%s: confirmed %s of a SKU not in stock', c.sku, c.qty) FROM confirmed c WHERE NOT EXISTS (SELECT 1 FROM stock s WHERE s.sku = c.sku)
+            SELECT format('%s: confirmed %s of a SKU not in stock', c.sku, c.qty) FROM confirmed c
+            WHERE NOT EXISTS (SELECT 1 FROM stock s WHERE s.sku = c.sku) AND ($2::text[] IS NULL OR c.sku IN (SELECT sku FROM scoped))
             """;
 
         public const string ExactlyOnce = """
-            SELECT format('%s: %s ledger rows', order_id, count(*)) FROM inventory_commits GROUP BY order_id HAVING count(*) > 1
+            SELECT format('%s: %s ledger rows', order_id, count(*)) FROM inventory_commits
+            WHERE ($2::text[] IS NULL OR order_id = ANY($2)) GROUP BY order_id HAVING count(*) > 1
             UNION ALL
             SELECT format('%s: ledger says %s, orders says %s', c.order_id, c.outcome, o.status)
-            FROM inventory_commits c JOIN orders o ON o.order_id = c.order_id WHERE o.status <> c.outcome
+            FROM inventory_commits c JOIN orders o ON o.order_id = c.order_id WHERE o.status <> c.outcome AND ($2::text[] IS NULL OR o.order_id = ANY($2))
             UNION ALL
             SELECT format('%s: Confirmed without a ledger row', o.order_id)
-            FROM orders o WHERE o.status = 'Confirmed' AND NOT EXISTS (SELECT 1 FROM inventory_commits c WHERE c.order_id = o.order_id)
+            FROM orders o WHERE o.status = 'Confirmed' AND ($2::text[] IS NULL OR o.order_id = ANY($2))
+              AND NOT EXISTS (SELECT 1 FROM inventory_commits c WHERE c.order_id = o.order_id)
             UNION ALL
             SELECT format('%s: rejected %s by the commit without a ledger row', o.order_id, o.reason)
-            FROM orders o WHERE o.status = 'Rejected' AND o.reason IN ('OutOfStock', 'UnknownSku')
+            FROM orders o WHERE o.status = 'Rejected' AND o.reason IN ('OutOfStock', 'UnknownSku') AND ($2::text[] IS NULL OR o.order_id = ANY($2))
               AND NOT EXISTS (SELECT 1 FROM inventory_commits c WHERE c.order_id = o.order_id)
             """;
 
         public const string Lost = """
-            SELECT format('%s: published, never recorded', p) FROM unnest($1::text[]) AS p WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = p)
+            SELECT format('%s: published, never recorded', p) FROM unnest($1::text[]) AS p
+            WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = p) AND ($2::text[] IS NULL OR p = ANY($2))
             """;
 
         public const string LostDrained = Lost + """
             UNION ALL
-            SELECT format('%s: still undecided (status %s)', order_id, status) FROM orders WHERE status = 'Received'
+            SELECT format('%s: still undecided (status %s)', order_id, status) FROM orders WHERE status = 'Received' AND ($2::text[] IS NULL OR order_id = ANY($2))
             """;
 
         public const string Fencing = """
             SELECT format('commit_seq %s has token %s:%s after %s:%s', commit_seq, generation, epoch, prev_generation, prev_epoch)
-            FROM (SELECT commit_seq, generation, epoch,
+            FROM (SELECT commit_seq, order_id, generation, epoch,
                          lag(generation) OVER (ORDER BY commit_seq) AS prev_generation,
                          lag(epoch) OVER (ORDER BY commit_seq) AS prev_epoch
                   FROM inventory_commits) t
-            WHERE (generation, epoch) < (prev_generation, prev_epoch)
+            WHERE (generation, epoch) < (prev_generation, prev_epoch) AND ($2::text[] IS NULL OR order_id = ANY($2))
             """;
 
         public const string Counts = """

@@ -62,7 +62,7 @@ public static class Checks
     /// <summary>Invariants 1 to 4 after the drain, with every published id required in orders.</summary>
     public static async Task<InvariantReport> InvariantsHoldAsync(NpgsqlDataSource dataSource, IReadOnlyCollection<string> publishedIds)
     {
-        var report = await new InvariantChecker(dataSource).VerifyAsync(drained: true, publishedIds);
+        var report = await new InvariantChecker(dataSource).VerifyAsync(drained: true, publishedIds, scope: publishedIds);
         Assert.True(report.AllHold, $"invariants violated (orders {report.Orders}, undecided {report.Undecided}, ledger {report.LedgerRows}):\n{report}");
         return report;
     }
