@@ -30,7 +30,9 @@ public class ChaosCluster : IAsyncLifetime
     /// <summary>A RabbitMQ node of this cluster's own, so fault 6 can restart it without touching other tests.</summary>
     public PrivateRabbitMq RabbitMq { get; } = new();
 
-    public ZooKeeperEnsemble ZooKeeper { get; } = new();
+    /// <summary>Three servers, or one with PIPELINE_CHAOS_ZK_SERVERS=1 (<c>bench/run chaos --zk-servers 1</c>): the suite runs
+    /// against both topologies.</summary>
+    public ZooKeeperEnsemble ZooKeeper { get; } = Environment.GetEnvironmentVariable("PIPELINE_CHAOS_ZK_SERVERS") == "1" ? new ZooKeeperStandalone() : new ZooKeeperEnsemble();
 
     public ReplicaCluster Cluster { get; private set; } = null!;
 

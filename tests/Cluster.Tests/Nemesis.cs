@@ -99,6 +99,15 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
         var victim = ensembleLeader ? leader : (leader % zk.Addresses.Count) + 1;
         var clock = Stopwatch.StartNew();
         zk.Kill(victim);
+        if (zk.Addresses.Count == 1)
+        {
+            // A single server: its loss is the loss of the service; commits resume only once it is back.
+            await Task.Delay(ServerDownLength); // the fault's length
+            await zk.RestartAsync(victim);
+            await CommitAfterAsync(DateTimeOffset.UtcNow, "a commit after the only ZooKeeper server came back");
+            return clock.Elapsed;
+        }
+
         await CommitAfterAsync(DateTimeOffset.UtcNow, $"a commit after ZooKeeper server {victim} ({(ensembleLeader ? "leader" : "follower")}) was killed");
         var resumed = clock.Elapsed;
         if (ServerDownLength - clock.Elapsed is { Ticks: > 0 } rest)
@@ -117,7 +126,7 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     {
         var zk = chaos.ZooKeeper;
         var ensembleLeader = await zk.FindLeaderAsync();
-        int[] victims = [ensembleLeader, (ensembleLeader % zk.Addresses.Count) + 1];
+        int[] victims = [.. new[] { ensembleLeader, (ensembleLeader % zk.Addresses.Count) + 1 }.Distinct()];
         var clock = Stopwatch.StartNew();
         foreach (var victim in victims)
         {
