@@ -105,7 +105,17 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
 
                 var commit = CommitBatchAsync(batch);
                 Volatile.Write(ref committing, commit);
-                await commit;
+                try
+                {
+                    await commit;
+                }
+#pragma warning disable CA1031 // A dead loop would leave every later delivery waiting forever: fail this batch, go on.
+                catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
+                    logger.LogError(ex, "A commit batch failed unexpectedly; its deliveries go back to the queue");
+                    Fail(batch, new LeadershipLostException("the batch failed unexpectedly", ex));
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
