@@ -87,6 +87,9 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     /// <summary>Our current election node's name, if we have one.</summary>
     public string? Znode { get; private set; }
 
+    /// <summary>True from <see cref="Start"/> until disposal: the candidate's loop is alive and taking part (or retrying).</summary>
+    public bool IsRunning => Volatile.Read(ref loop) is { IsCompleted: false };
+
     /// <summary>Joins the election in the background.</summary>
     public void Start()
     {

@@ -1,0 +1,64 @@
+using System.Globalization;
+using Pipeline.ZooKeeper.Client;
+
+namespace Pipeline.Testing.Liveness;
+
+/// <summary>A private standalone ZooKeeper with a 100 ms tick, so sessions of a second expire within a tenth of their timeout.</summary>
+public sealed class LivenessZooKeeper : ZooKeeperEnsemble
+{
+    public override int Size => 1;
+
+    public override int TickTimeMs => 100;
+}
+
+/// <summary>
+/// Many election schedules at once against one server, each under its own path: what the xunit test runs a few hundred of
+/// on every <c>./test</c>, and <c>bench/run liveness --schedules N</c> any number of. <see cref="SeedVariable"/> replays
+/// chosen seeds instead of random ones.
+/// </summary>
+public static class LivenessRun
+{
+    public const string SeedVariable = "PIPELINE_LIVENESS_SEED";
+
+    /// <summary>The seeds to run: those of <see cref="SeedVariable"/> (comma-separated) when it is set, else
+    /// <paramref name="count"/> consecutive seeds from a random start.</summary>
+    public static IReadOnlyList<int> Seeds(int count)
+    {
+        if (Environment.GetEnvironmentVariable(SeedVariable) is { Length: > 0 } given)
+        {
+            return [.. given.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+        }
+
+        var first = Random.Shared.Next();
+        return [.. Enumerable.Range(0, count).Select(i => unchecked(first + i))];
+    }
+
+    /// <summary>One line that runs <paramref name="seed"/> again, in the test suite and in the bench.</summary>
+    public static string ReplayCommand(int seed) => string.Create(CultureInfo.InvariantCulture,
+        $"{SeedVariable}={seed} ./test --filter FullyQualifiedName~Liveness.ElectionScheduleTests  (or: {SeedVariable}={seed} bench/run liveness --schedules 1)");
+
+    /// <summary>Runs the schedules of <paramref name="seeds"/>, <paramref name="parallelism"/> at a time; reports each as it ends.</summary>
+    public static async Task<IReadOnlyList<ScheduleOutcome>> RunAsync(string server, IReadOnlyList<int> seeds, int parallelism, Action<ScheduleOutcome>? completed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(seeds);
+        var root = "/liveness/" + TestResourceNames.New();
+        await using var admin = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = server }, cancellationToken).ConfigureAwait(false);
+        var runner = new ElectionScheduleRunner(server, admin, root);
+        var outcomes = new ScheduleOutcome?[seeds.Count];
+        try
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, seeds.Count), new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, async (i, token) =>
+            {
+                var outcome = await runner.RunAsync(ElectionSchedule.FromSeed(seeds[i]), token).ConfigureAwait(false);
+                outcomes[i] = outcome;
+                completed?.Invoke(outcome);
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            await admin.DeleteRecursiveAsync(root, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return [.. outcomes.OfType<ScheduleOutcome>()];
+    }
+}
