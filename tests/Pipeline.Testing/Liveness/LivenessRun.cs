@@ -11,6 +11,24 @@ public sealed class LivenessZooKeeper : ZooKeeperEnsemble
     public override int TickTimeMs => 100;
 }
 
+/// <summary>What a run of many schedules found, in figures.</summary>
+public sealed record LivenessSummary(int Schedules, IReadOnlyList<ScheduleOutcome> Failed, int FaultsApplied, int LeasesGranted, double SettledMedianMs, double SettledP99Ms, double SettledMaxMs, double ScheduleMedianMs)
+{
+    public static LivenessSummary Of(IReadOnlyList<ScheduleOutcome> outcomes)
+    {
+        ArgumentNullException.ThrowIfNull(outcomes);
+        var settled = outcomes.Where(o => o.LeaderAfterLastFault is not null).Select(o => o.LeaderAfterLastFault!.Value.TotalMilliseconds).Order().ToList();
+        var lengths = outcomes.Select(o => o.Elapsed.TotalMilliseconds).Order().ToList();
+        return new LivenessSummary(outcomes.Count, [.. outcomes.Where(o => !o.Passed)], outcomes.Sum(o => o.FaultsApplied), outcomes.Sum(o => o.LeasesGranted),
+            Percentile(settled, 0.5), Percentile(settled, 0.99), Percentile(settled, 1), Percentile(lengths, 0.5));
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Schedules} schedules, {Failed.Count} failed; faults applied {FaultsApplied}, leases granted {LeasesGranted}; whole again after the last fault: median {SettledMedianMs:0} ms, p99 {SettledP99Ms:0} ms, max {SettledMaxMs:0} ms");
+
+    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(p * sorted.Count))];
+}
+
 /// <summary>
 /// Many election schedules at once against one server, each under its own path: what the xunit test runs a few hundred of
 /// on every <c>./test</c>, and <c>bench/run liveness --schedules N</c> any number of. <see cref="SeedVariable"/> replays

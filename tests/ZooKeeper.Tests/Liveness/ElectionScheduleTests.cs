@@ -27,12 +27,9 @@ public sealed class ElectionScheduleTests(LivenessZooKeeper server, ITestOutputH
         var outcomes = await LivenessRun.RunAsync(server.ConnectString, seeds, Parallelism, null, timeout.Token);
         clock.Stop();
 
-        var failed = outcomes.Where(o => !o.Passed).ToList();
-        var settled = outcomes.Where(o => o.LeaderAfterLastFault is not null).Select(o => o.LeaderAfterLastFault!.Value.TotalMilliseconds).Order().ToList();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{outcomes.Count} schedules (seeds {seeds[0]}..{seeds[^1]}) in {clock.Elapsed.TotalSeconds:0.0} s: {failed.Count} failed; " +
-            $"faults applied {outcomes.Sum(o => o.FaultsApplied)}, leases {outcomes.Sum(o => o.LeasesGranted)}; " +
-            $"settled after the last fault: median {Percentile(settled, 0.5):0} ms, max {Percentile(settled, 1):0} ms"));
+        var summary = LivenessSummary.Of(outcomes);
+        var failed = summary.Failed;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeds {seeds[0]}..{seeds[^1]} in {clock.Elapsed.TotalSeconds:0.0} s: {summary}"));
         foreach (var failure in failed)
         {
             output.WriteLine($"seed {failure.Schedule.Seed}: {string.Join(" | ", failure.Violations.Select(v => v.Length > 400 ? v[..400] + "..." : v))}");
@@ -45,15 +42,8 @@ public sealed class ElectionScheduleTests(LivenessZooKeeper server, ITestOutputH
             output.WriteLine($"every failure in full: {report}");
         }
 
-        foreach (var failure in failed.Take(3))
-        {
-            output.WriteLine(failure.Describe());
-        }
-
         Assert.Equal(seeds.Count, outcomes.Count);
         Assert.True(failed.Count == 0, $"{failed.Count} of {outcomes.Count} schedules failed; seeds {string.Join(", ", failed.Select(f => f.Schedule.Seed))}.\n" +
             string.Join("\n", failed.Take(3).Select(f => f.Describe())));
     }
-
-    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(p * sorted.Count))];
 }
