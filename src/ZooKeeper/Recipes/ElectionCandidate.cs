@@ -84,6 +84,9 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     /// <summary>The session id of the candidate's current ZooKeeper client (0 when none).</summary>
     public long SessionId => client?.SessionId ?? 0;
 
+    /// <summary>The candidate's current ZooKeeper client, for tests that act within its session.</summary>
+    internal ZooKeeperClient? Client => client;
+
     /// <summary>Our current election node's name, if we have one.</summary>
     public string? Znode { get; private set; }
 
