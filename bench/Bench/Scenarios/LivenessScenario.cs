@@ -78,11 +78,13 @@ public sealed class LivenessScenario : IScenario
             new("whole again after the last fault, p99", summary.SettledP99Ms, null, "ms", HigherIsBetter: false),
             new("whole again after the last fault, max", summary.SettledMaxMs, null, "ms", HigherIsBetter: false),
             new("schedule length, median", summary.ScheduleMedianMs, null, "ms", HigherIsBetter: false),
+            new("schedules that met a pause of the machine", summary.SchedulesWithPauses, null, "count", HigherIsBetter: false),
         };
         var notes = new List<string>
         {
             $"each schedule: 3-5 candidates behind fault proxies, 1 s sessions, faults on numbered requests (a third in bursts), resign/rejoin/recreate; {Parallelism} schedules at a time",
             "checked: no two unrevoked leases at once, tokens never backwards; within two session timeouts after the last fault every loop runs, one candidate leads, resignations have completed and the election holds one node per candidate",
+            $"a pause of the machine (this process not scheduled, or the server not answering, for over {PauseMonitor.Threshold.TotalMilliseconds:0} ms) counts as a fault: the bound starts after it",
         };
         notes.AddRange(bad.Take(10).Select(o => $"failed: seed {o.Schedule.Seed}: {o.Violations[0]} (replay: {LivenessRun.ReplayCommand(o.Schedule.Seed)})"));
         if (bad.Count > 0)

@@ -6,8 +6,9 @@ using Pipeline.ZooKeeper.Recipes;
 
 namespace Pipeline.Testing.Liveness;
 
-/// <summary>How one schedule went: its violations (none when it passed), counts, and its log for the failure message.</summary>
-public sealed record ScheduleOutcome(ElectionSchedule Schedule, IReadOnlyList<string> Violations, int FaultsApplied, int LeasesGranted, TimeSpan? LeaderAfterLastFault, TimeSpan Elapsed, IReadOnlyList<string> Log)
+/// <summary>How one schedule went: its violations (none when it passed), counts, the pauses of the machine it met, and
+/// its log for the failure message.</summary>
+public sealed record ScheduleOutcome(ElectionSchedule Schedule, IReadOnlyList<string> Violations, int FaultsApplied, int LeasesGranted, TimeSpan? LeaderAfterLastFault, TimeSpan Elapsed, int MachinePauses, IReadOnlyList<string> Log)
 {
     public bool Passed => Violations.Count == 0;
 
@@ -24,9 +25,10 @@ public sealed record ScheduleOutcome(ElectionSchedule Schedule, IReadOnlyList<st
 /// Runs one <see cref="ElectionSchedule"/> against a real server and checks it. Safety: no two unrevoked leases at any
 /// instant and tokens never going backwards (<see cref="LeaseHistory"/>). Liveness: within two session timeouts after the
 /// last fault every candidate's loop runs, one of them leads, every pending resignation has completed, and the election
-/// holds exactly one node per candidate (an orphan node would block it for good once it is the lowest).
+/// holds exactly one node per candidate (an orphan node would block it for good once it is the lowest). A pause of the
+/// machine that <paramref name="pauses"/> noticed counts as a fault.
 /// </summary>
-public sealed class ElectionScheduleRunner(string server, ZooKeeperClient admin, string root)
+public sealed class ElectionScheduleRunner(string server, ZooKeeperClient admin, string root, PauseMonitor pauses)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
     private int runs;
@@ -70,10 +72,11 @@ public sealed class ElectionScheduleRunner(string server, ZooKeeperClient admin,
             var rejoined = Stopwatch.GetTimestamp();
             log.Add("fault phase over: faults disarmed, every candidate rejoined");
             await Task.WhenAll(run.Slots.Select(s => s.Proxy.WhenReleasedAsync(cancellationToken))).WaitAsync(Bound, cancellationToken).ConfigureAwait(false);
-            var lastFault = run.Slots.SelectMany(s => s.Proxy.Applied).Select(f => f.EndedAt).Append(rejoined).Max();
-            var deadline = lastFault + (long)(2 * schedule.SessionTimeout.TotalSeconds * Stopwatch.Frequency);
-            leaderAfter = await SettleAsync(run, lastFault, deadline, cancellationToken).ConfigureAwait(false);
-            await CheckResignationsAsync(run, deadline).ConfigureAwait(false);
+            var lastInjected = run.Slots.SelectMany(s => s.Proxy.Applied).Select(f => f.EndedAt).Append(rejoined).Max();
+            long LastFault() => Math.Max(lastInjected, pauses.LastEndAfter(start));
+            long Deadline() => LastFault() + (long)(2 * schedule.SessionTimeout.TotalSeconds * Stopwatch.Frequency);
+            leaderAfter = await SettleAsync(run, LastFault, Deadline, cancellationToken).ConfigureAwait(false);
+            await CheckResignationsAsync(run, Deadline()).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -86,8 +89,14 @@ public sealed class ElectionScheduleRunner(string server, ZooKeeperClient admin,
 
         var records = run.History.Records;
         run.Violations.AddRange(LeaseHistory.Check(records));
+        var machinePauses = pauses.Between(start, Stopwatch.GetTimestamp());
+        if (run.Violations.Count > 0)
+        {
+            log.Add("pauses of the machine during the schedule: " + string.Join("; ", machinePauses.DefaultIfEmpty("none")));
+        }
+
         return new ScheduleOutcome(schedule, run.Violations, run.Slots.Sum(s => s.Proxy.Applied.Count), records.Count, leaderAfter, Stopwatch.GetElapsedTime(start),
-            run.Violations.Count == 0 ? [] : log.Tail(200));
+            machinePauses.Count, run.Violations.Count == 0 ? [] : log.Tail(200));
     }
 
     private static void StartCandidate(Run run, Slot slot)
@@ -131,7 +140,7 @@ public sealed class ElectionScheduleRunner(string server, ZooKeeperClient admin,
     }
 
     /// <summary>Waits until the election is whole again, or the deadline; returns how long after the last fault it was.</summary>
-    private async Task<TimeSpan?> SettleAsync(Run run, long lastFault, long deadline, CancellationToken cancellationToken)
+    private async Task<TimeSpan?> SettleAsync(Run run, Func<long> lastFault, Func<long> deadline, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -140,10 +149,10 @@ public sealed class ElectionScheduleRunner(string server, ZooKeeperClient admin,
             if (problem is null)
             {
                 run.Log.Add("settled: a leader, every loop running, one node per candidate");
-                return TimeSpan.FromSeconds(Math.Max(0, now - lastFault) / (double)Stopwatch.Frequency);
+                return TimeSpan.FromSeconds(Math.Max(0, now - lastFault()) / (double)Stopwatch.Frequency);
             }
 
-            if (now > deadline)
+            if (now > deadline())
             {
                 run.Violations.Add($"not settled {2 * run.Schedule.SessionTimeout.TotalMilliseconds:0} ms after the last fault: {problem}; " +
                     await DescribeAsync(run, cancellationToken).ConfigureAwait(false));

@@ -12,7 +12,7 @@ public sealed class LivenessZooKeeper : ZooKeeperEnsemble
 }
 
 /// <summary>What a run of many schedules found, in figures.</summary>
-public sealed record LivenessSummary(int Schedules, IReadOnlyList<ScheduleOutcome> Failed, int FaultsApplied, int LeasesGranted, double SettledMedianMs, double SettledP99Ms, double SettledMaxMs, double ScheduleMedianMs)
+public sealed record LivenessSummary(int Schedules, IReadOnlyList<ScheduleOutcome> Failed, int FaultsApplied, int LeasesGranted, double SettledMedianMs, double SettledP99Ms, double SettledMaxMs, double ScheduleMedianMs, int SchedulesWithPauses)
 {
     public static LivenessSummary Of(IReadOnlyList<ScheduleOutcome> outcomes)
     {
@@ -20,11 +20,11 @@ public sealed record LivenessSummary(int Schedules, IReadOnlyList<ScheduleOutcom
         var settled = outcomes.Where(o => o.LeaderAfterLastFault is not null).Select(o => o.LeaderAfterLastFault!.Value.TotalMilliseconds).Order().ToList();
         var lengths = outcomes.Select(o => o.Elapsed.TotalMilliseconds).Order().ToList();
         return new LivenessSummary(outcomes.Count, [.. outcomes.Where(o => !o.Passed)], outcomes.Sum(o => o.FaultsApplied), outcomes.Sum(o => o.LeasesGranted),
-            Percentile(settled, 0.5), Percentile(settled, 0.99), Percentile(settled, 1), Percentile(lengths, 0.5));
+            Percentile(settled, 0.5), Percentile(settled, 0.99), Percentile(settled, 1), Percentile(lengths, 0.5), outcomes.Count(o => o.MachinePauses > 0));
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Schedules} schedules, {Failed.Count} failed; faults applied {FaultsApplied}, leases granted {LeasesGranted}; whole again after the last fault: median {SettledMedianMs:0} ms, p99 {SettledP99Ms:0} ms, max {SettledMaxMs:0} ms");
+        $"{Schedules} schedules, {Failed.Count} failed; faults applied {FaultsApplied}, leases granted {LeasesGranted}; whole again after the last fault: median {SettledMedianMs:0} ms, p99 {SettledP99Ms:0} ms, max {SettledMaxMs:0} ms; {SchedulesWithPauses} schedules met a pause of the machine (counted as a fault)");
 
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(p * sorted.Count))];
 }
@@ -61,7 +61,8 @@ public static class LivenessRun
         ArgumentNullException.ThrowIfNull(seeds);
         var root = "/liveness/" + TestResourceNames.New();
         await using var admin = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = server }, cancellationToken).ConfigureAwait(false);
-        var runner = new ElectionScheduleRunner(server, admin, root);
+        await using var pauses = new PauseMonitor(admin);
+        var runner = new ElectionScheduleRunner(server, admin, root, pauses);
         var outcomes = new ScheduleOutcome?[seeds.Count];
         try
         {
