@@ -40,6 +40,7 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     private TaskCompletionSource wake = NewSignal();
     private TaskCompletionSource? resigned;
     private bool resignRequested;
+    private bool disposed;
     private ZooKeeperClient? client;
     private LeadershipLease? lease;
     private Task? loop;
@@ -106,13 +107,19 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     public IAsyncEnumerable<LeadershipChange> WatchChangesAsync(CancellationToken cancellationToken = default) => changes.Reader.ReadAllAsync(cancellationToken);
 
     /// <summary>Ends our leadership or candidacy now: the lease is cancelled and our node deleted, so the successor is
-    /// told at once. We stay out of the election until <see cref="Rejoin"/>.</summary>
+    /// told at once. We stay out of the election until <see cref="Rejoin"/>. Completes once our node is deleted, or
+    /// when a <see cref="Rejoin"/> or the disposal overtakes the resignation; at once before <see cref="Start"/>.</summary>
     public async Task ResignAsync(CancellationToken cancellationToken = default)
     {
         Task done;
         lock (gate)
         {
             resignRequested = true;
+            if (loop is null || disposed)
+            {
+                return; // no node to delete: staying out is all there is to do
+            }
+
             resigned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             done = resigned.Task;
         }
@@ -122,12 +129,14 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
         await done.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Enters the election again after <see cref="ResignAsync"/>.</summary>
+    /// <summary>Enters the election again after <see cref="ResignAsync"/>. A resignation not carried out yet is called
+    /// off, and its caller released.</summary>
     public void Rejoin()
     {
         lock (gate)
         {
             resignRequested = false;
+            resigned?.TrySetResult();
             resigned = null;
         }
 
@@ -164,18 +173,39 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        lock (gate)
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+        }
+
         RevokeLease("stopping");
         await stop.CancelAsync().ConfigureAwait(false);
         Signal();
-        if (loop is not null)
+        try
         {
-            await loop.ConfigureAwait(false);
+            if (loop is not null)
+            {
+                await loop.ConfigureAwait(false);
+            }
         }
+        finally
+        {
+            // The session is closed: our node is gone, so a resignation still waiting is done.
+            lock (gate)
+            {
+                resigned?.TrySetResult();
+            }
 
-        SetState(ElectionState.Stopped, null, "stopped");
-        changes.Writer.TryComplete();
-        metrics.Dispose();
-        stop.Dispose();
+            SetState(ElectionState.Stopped, null, "stopped");
+            changes.Writer.TryComplete();
+            metrics.Dispose();
+            stop.Dispose();
+        }
     }
 
     /// <summary>Parses "_c_{guid}-n_{10 digits}" and orders by the number, never by name (the guid would decide otherwise).</summary>
