@@ -37,10 +37,10 @@ public sealed class LivenessScenario : IScenario
         var writing = new Lock();
         var done = 0;
         var failed = 0;
-        IReadOnlyList<ScheduleOutcome> outcomes;
+        LivenessSummary summary;
         try
         {
-            outcomes = await LivenessRun.RunAsync(server.ConnectString, seeds, Parallelism, outcome =>
+            summary = await LivenessRun.RunAsync(server.ConnectString, seeds, Parallelism, outcome =>
             {
                 if (!outcome.Passed)
                 {
@@ -65,7 +65,6 @@ public sealed class LivenessScenario : IScenario
         }
 
         clock.Stop();
-        var summary = LivenessSummary.Of(outcomes);
         var bad = summary.Failed;
         var rows = new List<ResultRow>
         {
@@ -84,7 +83,7 @@ public sealed class LivenessScenario : IScenario
         {
             $"each schedule: 3-5 candidates behind fault proxies, 1 s sessions, faults on numbered requests (a third in bursts), resign/rejoin/recreate; {Parallelism} schedules at a time",
             "checked: no two unrevoked leases at once, tokens never backwards; within two session timeouts after the last fault every loop runs, one candidate leads, resignations have completed and the election holds one node per candidate",
-            $"a pause of the machine (this process not scheduled, or the server not answering, for over {PauseMonitor.Threshold.TotalMilliseconds:0} ms) counts as a fault: the bound starts after it",
+            $"a pause of the machine (this process not scheduled, or the server not answering, for over {PauseMonitor.Threshold.TotalMilliseconds:0} ms) counts as a fault: the bound starts after it; {summary.Pauses}",
         };
         notes.AddRange(bad.Take(10).Select(o => $"failed: seed {o.Schedule.Seed}: {o.Violations[0]} (replay: {LivenessRun.ReplayCommand(o.Schedule.Seed)})"));
         if (bad.Count > 0)
@@ -92,15 +91,16 @@ public sealed class LivenessScenario : IScenario
             notes.Add($"every failure in full: {failures}");
         }
 
-        return new ScenarioResult(Name, outcomes.Count == 0 ? 0 : (double)(outcomes.Count - bad.Count) / outcomes.Count, 1.0, rows)
+        return new ScenarioResult(Name, summary.Schedules == 0 ? 0 : (double)(summary.Schedules - bad.Count) / summary.Schedules, 1.0, rows)
         {
             Reference = "-",
             Table = [["metric", "value", "unit"], .. rows.Select(r => new[] { r.Name, ResultTable.Format(r.Ours), r.Unit })],
             Notes = notes,
-            Failed = bad.Count > 0 || outcomes.Count < seeds.Count,
+            Failed = bad.Count > 0 || summary.Schedules < seeds.Count,
             Details = new Dictionary<string, object?>
             {
-                ["schedules"] = outcomes.Count,
+                ["schedules"] = summary.Schedules,
+                ["pauses"] = summary.Pauses,
                 ["failedSeeds"] = bad.Select(o => o.Schedule.Seed).ToList(),
                 ["firstSeed"] = seeds[0],
                 ["parallelism"] = Parallelism,

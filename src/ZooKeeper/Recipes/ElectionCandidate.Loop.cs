@@ -6,6 +6,8 @@ namespace Pipeline.ZooKeeper.Recipes;
 
 public sealed partial class ElectionCandidate
 {
+    /// <summary>The candidate's life: a session at a time, until disposal. Nothing else ends it: whatever fails is
+    /// reported (<see cref="ElectionState.Failed"/>) and tried again after a backoff.</summary>
     private async Task RunAsync(CancellationToken token)
     {
         while (!token.IsCancellationRequested)
@@ -15,22 +17,33 @@ public sealed partial class ElectionCandidate
             {
                 zk = await ZooKeeperClient.ConnectAsync(options.ClientOptions(), token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is KeeperException or System.Net.Sockets.SocketException or IOException)
-            {
-                logger.LogWarning("Election candidate {NodeId} cannot reach ZooKeeper: {Reason}; retrying", options.NodeId, ex.Message);
-                await DelayAsync(options.RetryDelay, token).ConfigureAwait(false);
-                continue;
-            }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
                 return;
+            }
+#pragma warning disable CA1031 // Whatever stops a session from starting is reported and retried; only disposal ends the loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                await FailAsync(DescribeConnectFailure(ex), ex, token).ConfigureAwait(false);
+                continue;
             }
 
             client = zk;
             zk.StateChanged += OnClientStateChanged;
+            Exception? failure = null;
             try
             {
                 await ParticipateAsync(zk, token).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // ParticipateAsync handles what it expects; anything else costs this session, never the loop.
+            catch (Exception ex) when (!token.IsCancellationRequested)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
+            catch (OperationCanceledException)
+            {
             }
             finally
             {
@@ -42,7 +55,11 @@ public sealed partial class ElectionCandidate
                 Znode = null;
             }
 
-            if (!token.IsCancellationRequested)
+            if (failure is not null)
+            {
+                await FailAsync(DescribeFailure(failure), failure, token).ConfigureAwait(false);
+            }
+            else if (!token.IsCancellationRequested)
             {
                 SetState(ElectionState.Lost, null, $"session {zk.State}");
                 metrics.SessionLost();
@@ -86,17 +103,16 @@ public sealed partial class ElectionCandidate
                 // or after a pause: a request can time out while the connection stays up, and then no event comes.
                 await WaitQuietlyAsync(signal.Task, options.RetryDelay, token).ConfigureAwait(false);
             }
-            catch (KeeperException ex) when (ex.Code is ErrorCode.SessionExpired or ErrorCode.AuthFailed)
+            catch (Exception) when (token.IsCancellationRequested || zk.State.IsTerminal())
             {
-                return;
+                return; // stopping, or the session is over (expired, closed, credentials refused): the caller starts another
             }
-            catch (ObjectDisposedException)
+#pragma warning disable CA1031 // Any other error is reported and retried in this session: only disposal ends the loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
-                return;
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
+                RevokeLease("in doubt after an error");
+                await FailAsync(DescribeFailure(ex), ex, token).ConfigureAwait(false);
             }
         }
     }
@@ -314,14 +330,4 @@ public sealed partial class ElectionCandidate
         }
     }
 
-    private static async Task DelayAsync(TimeSpan delay, CancellationToken token)
-    {
-        try
-        {
-            await Task.Delay(delay, token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
 }

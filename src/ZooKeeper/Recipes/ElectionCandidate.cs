@@ -10,7 +10,9 @@ namespace Pipeline.ZooKeeper.Recipes;
 /// <summary>
 /// A candidate in a ZooKeeper leader election (ephemeral sequential nodes, each watching only its predecessor), handing out
 /// a <see cref="LeadershipLease"/> with a fencing token while it leads.
-/// <para>States: Candidate -> Leader -> Suspended -> Leader (same token) | Lost -> Candidate (new session, new node).</para>
+/// <para>States: Candidate -> Leader -> Suspended -> Leader (same token) | Lost -> Candidate (new session, new node). From
+/// any state -> Failed when an error has no answer here (ZooKeeper unreachable, our identity refused, a bug): retried with
+/// backoff until it succeeds, back to Candidate or Leader. Only disposal ends the candidate.</para>
 /// <para>Connection-state policy, the part that keeps two leaders from overlapping:
 /// <list type="bullet">
 /// <item>Disconnected: the lease is cancelled at once, in the state callback, before anything else. The client declares a
@@ -68,6 +70,10 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     public string NodeId => options.NodeId;
 
     public ElectionState State { get; private set; } = ElectionState.Idle;
+
+    /// <summary>Why the candidate cannot take part, in words for an operator, while <see cref="State"/> is
+    /// <see cref="ElectionState.Failed"/>; null otherwise. Never contains a password.</summary>
+    public string? FailureReason { get; private set; }
 
     /// <summary>The lease while we lead; null or revoked otherwise.</summary>
     public LeadershipLease? CurrentLease
@@ -259,15 +265,33 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
 
     private void SetState(ElectionState state, LeadershipLease? related, string reason)
     {
+        string? recovered = null;
         lock (gate)
         {
-            if (State == state && state != ElectionState.Leader)
+            // The same state again is news only for a new lease, or a failure with another cause.
+            if (State == state && state != ElectionState.Leader && (state != ElectionState.Failed || reason == FailureReason))
             {
                 return;
             }
 
+            if (state == ElectionState.Failed)
+            {
+                FailureReason = reason;
+            }
+            else if (FailureReason is not null)
+            {
+                recovered = FailureReason;
+                FailureReason = null;
+                Volatile.Write(ref failuresInARow, 0);
+            }
+
             State = state;
             changes.Writer.TryWrite(new LeadershipChange(state, related, reason, DateTimeOffset.UtcNow));
+        }
+
+        if (recovered is not null && state != ElectionState.Stopped)
+        {
+            logger.LogInformation("Election candidate {NodeId} takes part again ({State}: {Reason}) after: {Failure}", options.NodeId, state, reason, recovered);
         }
     }
 }

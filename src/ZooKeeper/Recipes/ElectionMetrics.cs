@@ -22,6 +22,7 @@ internal sealed class ElectionMetrics : IDisposable
         meter.CreateObservableGauge("election.is_leader", () => new Measurement<int>(candidate.CurrentLease is null ? 0 : 1, node), "{bool}", "1 while this candidate holds an unrevoked lease");
         meter.CreateObservableGauge("election.token.generation", () => new Measurement<long>(candidate.CurrentLease?.Token.Generation ?? 0, node), null, "Generation of the held token");
         meter.CreateObservableGauge("election.token.sequence", () => new Measurement<long>(candidate.CurrentLease?.Token.Sequence ?? 0, node), null, "Sequence of the held token");
+        meter.CreateObservableGauge("election.is_failed", () => new Measurement<int>(candidate.State == ElectionState.Failed ? 1 : 0, node), "{bool}", "1 while the candidate cannot take part (see its FailureReason) and retries");
         changes = meter.CreateCounter<long>("election.leadership.changes", "{change}", "Leases granted and ended");
         sessionsLost = meter.CreateCounter<long>("election.sessions.lost", "{session}", "ZooKeeper sessions that ended under the candidate");
         suspended = meter.CreateHistogram<double>("election.suspended.duration", "ms", "From a lease lost to a connection problem to the next lease");

@@ -12,19 +12,19 @@ public sealed class LivenessZooKeeper : ZooKeeperEnsemble
 }
 
 /// <summary>What a run of many schedules found, in figures.</summary>
-public sealed record LivenessSummary(int Schedules, IReadOnlyList<ScheduleOutcome> Failed, int FaultsApplied, int LeasesGranted, double SettledMedianMs, double SettledP99Ms, double SettledMaxMs, double ScheduleMedianMs, int SchedulesWithPauses)
+public sealed record LivenessSummary(int Schedules, IReadOnlyList<ScheduleOutcome> Failed, int FaultsApplied, int LeasesGranted, double SettledMedianMs, double SettledP99Ms, double SettledMaxMs, double ScheduleMedianMs, int SchedulesWithPauses, string Pauses)
 {
-    public static LivenessSummary Of(IReadOnlyList<ScheduleOutcome> outcomes)
+    public static LivenessSummary Of(IReadOnlyList<ScheduleOutcome> outcomes, string pauses)
     {
         ArgumentNullException.ThrowIfNull(outcomes);
         var settled = outcomes.Where(o => o.LeaderAfterLastFault is not null).Select(o => o.LeaderAfterLastFault!.Value.TotalMilliseconds).Order().ToList();
         var lengths = outcomes.Select(o => o.Elapsed.TotalMilliseconds).Order().ToList();
         return new LivenessSummary(outcomes.Count, [.. outcomes.Where(o => !o.Passed)], outcomes.Sum(o => o.FaultsApplied), outcomes.Sum(o => o.LeasesGranted),
-            Percentile(settled, 0.5), Percentile(settled, 0.99), Percentile(settled, 1), Percentile(lengths, 0.5), outcomes.Count(o => o.MachinePauses > 0));
+            Percentile(settled, 0.5), Percentile(settled, 0.99), Percentile(settled, 1), Percentile(lengths, 0.5), outcomes.Count(o => o.MachinePauses > 0), pauses);
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Schedules} schedules, {Failed.Count} failed; faults applied {FaultsApplied}, leases granted {LeasesGranted}; whole again after the last fault: median {SettledMedianMs:0} ms, p99 {SettledP99Ms:0} ms, max {SettledMaxMs:0} ms; {SchedulesWithPauses} schedules met a pause of the machine (counted as a fault)");
+        $"{Schedules} schedules, {Failed.Count} failed; faults applied {FaultsApplied}, leases granted {LeasesGranted}; whole again after the last fault: median {SettledMedianMs:0} ms, p99 {SettledP99Ms:0} ms, max {SettledMaxMs:0} ms; {SchedulesWithPauses} schedules met a pause of the machine, counted as a fault ({Pauses})");
 
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(p * sorted.Count))];
 }
@@ -56,7 +56,7 @@ public static class LivenessRun
         $"{SeedVariable}={seed} ./test --filter FullyQualifiedName~Liveness.ElectionScheduleTests  (or: {SeedVariable}={seed} bench/run liveness --schedules 1)");
 
     /// <summary>Runs the schedules of <paramref name="seeds"/>, <paramref name="parallelism"/> at a time; reports each as it ends.</summary>
-    public static async Task<IReadOnlyList<ScheduleOutcome>> RunAsync(string server, IReadOnlyList<int> seeds, int parallelism, Action<ScheduleOutcome>? completed, CancellationToken cancellationToken)
+    public static async Task<LivenessSummary> RunAsync(string server, IReadOnlyList<int> seeds, int parallelism, Action<ScheduleOutcome>? completed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(seeds);
         var root = "/liveness/" + TestResourceNames.New();
@@ -78,6 +78,6 @@ public static class LivenessRun
             await admin.DeleteRecursiveAsync(root, CancellationToken.None).ConfigureAwait(false);
         }
 
-        return [.. outcomes.OfType<ScheduleOutcome>()];
+        return LivenessSummary.Of([.. outcomes.OfType<ScheduleOutcome>()], pauses.ToString());
     }
 }

@@ -46,6 +46,15 @@ public sealed class PauseMonitor : IAsyncDisposable
         }
     }
 
+    /// <summary>How many pauses of each kind, and the longest.</summary>
+    public override string ToString()
+    {
+        lock (gate)
+        {
+            return pauses.Count == 0 ? "no pauses" : string.Join("; ", pauses.GroupBy(p => p.What).Select(g => $"{g.Key}: {g.Count()} times, longest {g.Max(p => Ms(p.End - p.Start)):0} ms"));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await stop.CancelAsync().ConfigureAwait(false);
