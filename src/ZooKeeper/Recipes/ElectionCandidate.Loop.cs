@@ -165,12 +165,21 @@ public sealed partial class ElectionCandidate
 
         RevokeLease("not the lowest node");
         var predecessor = sorted[index - 1].Name;
-        var predecessorStat = await zk.ExistsAsync(PathRules.Combine(options.ElectionPath, predecessor), wakeWatcher, token).ConfigureAwait(false);
-        if (predecessorStat is null)
+
+        // getData, not exists: on a node that is already gone it sets no watch (exists would, and that watch would never
+        // fire, since sequential names never come back, yet be re-sent on every reconnect).
+        DataResult predecessorData;
+        try
+        {
+            predecessorData = await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, predecessor), wakeWatcher, token).ConfigureAwait(false);
+        }
+        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
         {
             Signal(); // it left between the listing and the watch: look again
+            return true;
         }
-        else if (predecessorStat.Value.EphemeralOwner == zk.SessionId)
+
+        if (predecessorData.Stat.EphemeralOwner == zk.SessionId)
         {
             await DeleteOrphanAsync(zk, predecessor, token).ConfigureAwait(false); // ours, yet not our node: it would block us for good
             Signal();
