@@ -134,7 +134,8 @@ public sealed partial class ElectionCandidate
 
         // Generation and children come from one reply, so they describe the same incarnation of the election path.
         var generation = children.Stat.Czxid;
-        var sorted = Sorted(children.Children).ToList();
+        NoteListing(generation, children.Children);
+        var sorted = Sorted(children.Children).Where(c => !IsForeign(c.Name)).ToList();
         foreach (var (name, _) in sorted.Where(c => c.Name != ours && membership.Created(c.Name)).ToList())
         {
             await DeleteOrphanAsync(zk, name, token).ConfigureAwait(false);
@@ -149,46 +150,55 @@ public sealed partial class ElectionCandidate
             return false;
         }
 
-        if (index == 0)
+        // From our predecessor down, the first ephemeral node is the candidate we wait for. A node named like one that is
+        // not ephemeral (anyone may create one where the path's ACL is open) is foreign: it must not block the election.
+        for (var i = index - 1; i >= 0; i--)
         {
-            var ourPath = PathRules.Combine(options.ElectionPath, ours);
-            var stat = await zk.ExistsAsync(ourPath, wakeWatcher, token).ConfigureAwait(false); // also watches our own deletion
-            if (stat is null || stat.Value.EphemeralOwner != zk.SessionId)
+            var predecessor = sorted[i].Name;
+
+            // getData, not exists: on a node that is already gone it sets no watch (exists would, and that watch would
+            // never fire, since sequential names never come back, yet be re-sent on every reconnect).
+            DataResult data;
+            try
             {
-                RevokeLease("our election node is not owned by our session");
-                return false;
+                data = await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, predecessor), wakeWatcher, token).ConfigureAwait(false);
+            }
+            catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+            {
+                Signal(); // it left between the listing and the watch: look again
+                return true;
             }
 
-            Grant(zk, new FencingToken(generation, sorted[0].Sequence), ours);
+            if (!ElectionNode.IsEphemeralOwner(data.Stat.EphemeralOwner))
+            {
+                MarkForeign(predecessor);
+                continue;
+            }
+
+            if (data.Stat.EphemeralOwner == zk.SessionId)
+            {
+                await DeleteOrphanAsync(zk, predecessor, token).ConfigureAwait(false); // ours, yet not our node: it would block us for good
+                Signal();
+                return true;
+            }
+
+            RevokeLease("not the lowest live node");
+            if (State != ElectionState.Candidate)
+            {
+                SetState(ElectionState.Candidate, null, $"waiting behind {predecessor}");
+            }
+
             return true;
         }
 
-        RevokeLease("not the lowest node");
-        var predecessor = sorted[index - 1].Name;
-
-        // getData, not exists: on a node that is already gone it sets no watch (exists would, and that watch would never
-        // fire, since sequential names never come back, yet be re-sent on every reconnect).
-        DataResult predecessorData;
-        try
+        var stat = await zk.ExistsAsync(PathRules.Combine(options.ElectionPath, ours), wakeWatcher, token).ConfigureAwait(false); // also watches our own deletion
+        if (stat is null || stat.Value.EphemeralOwner != zk.SessionId)
         {
-            predecessorData = await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, predecessor), wakeWatcher, token).ConfigureAwait(false);
-        }
-        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
-        {
-            Signal(); // it left between the listing and the watch: look again
-            return true;
+            RevokeLease("our election node is not owned by our session");
+            return false;
         }
 
-        if (predecessorData.Stat.EphemeralOwner == zk.SessionId)
-        {
-            await DeleteOrphanAsync(zk, predecessor, token).ConfigureAwait(false); // ours, yet not our node: it would block us for good
-            Signal();
-        }
-        else if (State != ElectionState.Candidate)
-        {
-            SetState(ElectionState.Candidate, null, $"waiting behind {predecessor}");
-        }
-
+        Grant(zk, new FencingToken(generation, sorted[index].Sequence), ours);
         return true;
     }
 

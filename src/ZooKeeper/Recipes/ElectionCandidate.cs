@@ -47,6 +47,7 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     private LeadershipLease? lease;
     private Task? loop;
     private long watchEvents;
+    private IReadOnlyCollection<string> foreignNodes = [];
 
     public ElectionCandidate(ElectionCandidateOptions options)
     {
@@ -84,6 +85,10 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
             return current is { IsRevoked: false } ? current : null;
         }
     }
+
+    /// <summary>Nodes in the election path that are not candidates (not ephemeral, or not named as election nodes), as
+    /// last seen; the election ignores them. Empty when there are none.</summary>
+    public IReadOnlyCollection<string> ForeignNodes => Volatile.Read(ref foreignNodes);
 
     /// <summary>Watch notifications this candidate received (not counting session-end events): the herd-effect gauge.</summary>
     public long WatchEventsReceived => Interlocked.Read(ref watchEvents);
@@ -149,7 +154,8 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
         Signal();
     }
 
-    /// <summary>The live election, lowest sequence first: the first is the leader.</summary>
+    /// <summary>The election path's nodes named as election nodes, lowest sequence first. The first ephemeral one is the
+    /// leader; those not ephemeral (<see cref="ElectionNode.IsEphemeral"/> false) are foreign, ignored by the election.</summary>
     public async Task<IReadOnlyList<ElectionNode>> GetCandidatesAsync(CancellationToken cancellationToken = default)
     {
         var zk = client ?? throw new InvalidOperationException("The candidate has no ZooKeeper session yet.");
@@ -174,7 +180,7 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     public async Task<ElectionNode?> GetLeaderAsync(CancellationToken cancellationToken = default)
     {
         var candidates = await GetCandidatesAsync(cancellationToken).ConfigureAwait(false);
-        return candidates.Count > 0 ? candidates[0] : null;
+        return candidates.FirstOrDefault(c => c.IsEphemeral);
     }
 
     public async ValueTask DisposeAsync()

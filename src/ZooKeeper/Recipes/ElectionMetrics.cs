@@ -12,6 +12,7 @@ internal sealed class ElectionMetrics : IDisposable
     private readonly Counter<long> changes;
     private readonly Counter<long> sessionsLost;
     private readonly Histogram<double> suspended;
+    private readonly Counter<long> foreignNodes;
     private readonly KeyValuePair<string, object?> node;
     private long suspendedSince;
 
@@ -26,6 +27,8 @@ internal sealed class ElectionMetrics : IDisposable
         changes = meter.CreateCounter<long>("election.leadership.changes", "{change}", "Leases granted and ended");
         sessionsLost = meter.CreateCounter<long>("election.sessions.lost", "{session}", "ZooKeeper sessions that ended under the candidate");
         suspended = meter.CreateHistogram<double>("election.suspended.duration", "ms", "From a lease lost to a connection problem to the next lease");
+        meter.CreateObservableGauge("election.foreign_nodes", () => new Measurement<int>(candidate.ForeignNodes.Count, node), "{node}", "Nodes in the election path that are no candidate's (not ephemeral, or not named as election nodes): ignored, to be deleted");
+        foreignNodes = meter.CreateCounter<long>("election.foreign_nodes.seen", "{node}", "Foreign nodes found in the election path, each counted once");
     }
 
     public void LeaseGranted(LeadershipLease lease)
@@ -48,6 +51,8 @@ internal sealed class ElectionMetrics : IDisposable
     }
 
     public void SessionLost() => sessionsLost.Add(1, node);
+
+    public void ForeignNodeSeen() => foreignNodes.Add(1, node);
 
     public void Dispose() => meter.Dispose();
 }
