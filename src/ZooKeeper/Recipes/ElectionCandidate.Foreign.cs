@@ -22,7 +22,7 @@ public sealed partial class ElectionCandidate
 
         var listed = children.ToHashSet(StringComparer.Ordinal);
         changed |= foreign.RemoveWhere(name => !listed.Contains(name)) > 0;
-        foreach (var name in children.Where(c => ParseSequence(c) < 0))
+        foreach (var name in children.Where(c => ParseSequence(c) is null))
         {
             changed |= AddForeign(name, "is not named as an election node");
         }

@@ -220,22 +220,35 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
         }
     }
 
-    /// <summary>Parses "_c_{guid}-n_{10 digits}" and orders by the number, never by name (the guid would decide otherwise).</summary>
+    /// <summary>The election nodes among <paramref name="children"/> (names of another form are left out), ordered by
+    /// their sequence, never by name (the guid would decide otherwise).</summary>
     public static IEnumerable<(string Name, long Sequence)> Sorted(IEnumerable<string> children) =>
-        children.Select(name => (name, Sequence: ParseSequence(name))).Where(c => c.Sequence >= 0).OrderBy(c => c.Sequence);
+        children.Select(name => (Name: name, Sequence: ParseSequence(name)))
+            .Where(c => c.Sequence is not null)
+            .Select(c => (c.Name, c.Sequence!.Value))
+            .OrderBy(c => c.Value);
 
-    public static long ParseSequence(string name)
+    /// <summary>
+    /// The sequence of an election node's name, "_c_{guid}-n_{sequence}", or null when the name is not of that form.
+    /// The server writes its parent's child counter, a signed 32-bit int, as %010d: after 2147483647 come "-2147483648",
+    /// "-2147483647" ... "-000000001". Read as the unsigned value the counter holds (2147483648 up to 4294967295), those
+    /// names keep sorting after the ones before them and tokens keep growing across this first wrap. A second wrap, after
+    /// 4294967296 creates under one election path, would start again at 0: re-create the path long before (its new czxid
+    /// keeps tokens growing).
+    /// </summary>
+    public static long? ParseSequence(string name)
     {
+        ArgumentNullException.ThrowIfNull(name);
         var marker = name.LastIndexOf(SequenceMarker, StringComparison.Ordinal);
         if (!name.StartsWith(NamePrefix, StringComparison.Ordinal) || marker < 0)
         {
-            return -1;
+            return null;
         }
 
         var digits = name.AsSpan(marker + SequenceMarker.Length);
-
-        // The counter is a signed int: after 2147483647 the server writes -2147483648; such names sort as the int they are.
-        return digits.Length >= 10 && long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var sequence) ? sequence : -1;
+        return digits.Length >= 10 && int.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var counter)
+            ? unchecked((uint)counter)
+            : null;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
