@@ -6,6 +6,9 @@ public sealed record BenchContext(bool Quick, int Rounds, string ResultsDirector
     /// <summary>The ZooKeeper connect string: $PIPELINE_ZOOKEEPER (set by `scripts/services env`), else the local default.</summary>
     public static string ZooKeeper => Environment.GetEnvironmentVariable("PIPELINE_ZOOKEEPER") is { Length: > 0 } zk ? zk : "127.0.0.1:2181";
 
+    /// <summary>--schedules N: how many fault schedules the liveness scenario runs (its own default when null).</summary>
+    public int? Schedules { get; init; }
+
     /// <summary>Divides a full-run count by 10 under --quick.</summary>
     public int Scale(int full) => Quick ? Math.Max(1, full / 10) : full;
 
@@ -14,6 +17,7 @@ public sealed record BenchContext(bool Quick, int Rounds, string ResultsDirector
         var quick = false;
         var rounds = 2;
         string? results = null;
+        int? schedules = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -25,16 +29,20 @@ public sealed record BenchContext(bool Quick, int Rounds, string ResultsDirector
                     rounds = n;
                     i++;
                     break;
+                case "--schedules" when i + 1 < args.Length && int.TryParse(args[i + 1], out var count) && count >= 1:
+                    schedules = count;
+                    i++;
+                    break;
                 case "--results" when i + 1 < args.Length:
                     results = args[++i];
                     break;
                 default:
-                    throw new ArgumentException($"unexpected argument '{args[i]}' (options: --quick, --rounds 1..20, --results DIR)");
+                    throw new ArgumentException($"unexpected argument '{args[i]}' (options: --quick, --rounds 1..20, --schedules N, --results DIR)");
             }
         }
 
         var bench = FindBenchDirectory();
-        return new BenchContext(quick, rounds, Path.GetFullPath(results ?? Path.Combine(bench, "results")), bench);
+        return new BenchContext(quick, rounds, Path.GetFullPath(results ?? Path.Combine(bench, "results")), bench) { Schedules = schedules };
     }
 
     /// <summary>The repository's bench/ folder (it holds java/ZkBench.java): searched upwards from here and from the binary.</summary>

@@ -14,11 +14,12 @@ IScenario[] scenarios =
     new LeaderDrainScenario(),
     new FailoverScenario(),
     new ChaosScenario(),
+    new LivenessScenario(),
 ];
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
-    Console.WriteLine("usage: Pipeline.Bench SCENARIO [--quick] [--rounds N] [--results DIR]");
+    Console.WriteLine("usage: Pipeline.Bench SCENARIO [--quick] [--rounds N] [--schedules N] [--results DIR]");
     Console.WriteLine("       Pipeline.Bench list");
     foreach (var known in scenarios)
     {
@@ -88,4 +89,4 @@ foreach (var note in result.Notes)
 
 Console.WriteLine($"results: {Path.GetRelativePath(Environment.CurrentDirectory, file)}");
 Console.WriteLine(result.SummaryLine);
-return 0;
+return result.Failed ? 1 : 0;

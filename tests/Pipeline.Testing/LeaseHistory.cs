@@ -32,12 +32,19 @@ public sealed class LeaseHistory
     {
         await foreach (var change in candidate.WatchChangesAsync().ConfigureAwait(false))
         {
-            if (change is { State: ElectionState.Leader, Lease: { } lease })
-            {
-                externalEnds.TryAdd(lease, null);
-            }
+            Record(change);
         }
     });
+
+    /// <summary>Records the lease of <paramref name="change"/> when it is a grant, for callers that read the changes themselves.</summary>
+    public void Record(LeadershipChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        if (change is { State: ElectionState.Leader, Lease: { } lease })
+        {
+            externalEnds.TryAdd(lease, null);
+        }
+    }
 
     /// <summary>Notes that <paramref name="lease"/> was ended from outside at <paramref name="timestamp"/> (e.g. its node deleted by hand).</summary>
     public void EndedExternally(LeadershipLease lease, long timestamp) => externalEnds[lease] = timestamp;

@@ -25,6 +25,9 @@ public sealed record ScenarioResult(string Scenario, double Ratio, double Goal, 
     /// <summary>A table of the scenario's own shape (first line the header), printed instead of the generic one.</summary>
     public IReadOnlyList<string[]>? Table { get; init; }
 
+    /// <summary>True when the run found what must not happen (a correctness scenario's violation): the process exits 1.</summary>
+    public bool Failed { get; init; }
+
     /// <summary>Scenario-specific details for the JSON (counts, per-round numbers, versions).</summary>
     public IReadOnlyDictionary<string, object?> Details { get; init; } = new Dictionary<string, object?>();
 

@@ -249,7 +249,7 @@ internal sealed partial class ClientSession
                 var inFlight = connection?.InFlight ?? [];
                 foreach (var packet in Outgoing.Snapshot.Concat(inFlight))
                 {
-                    if (packet != PingPacket && !packet.IsCompleted && Stopwatch.GetElapsedTime(packet.StartedAt) > timeout && packet.Fail(new KeeperException(ErrorCode.OperationTimeout, packet.ClientPath)))
+                    if (packet != PingPacket && !packet.IsCompleted && Stopwatch.GetElapsedTime(packet.StartedAt) > timeout && packet.Fail(new KeeperException(ErrorCode.OperationTimeout, packet.ClientPath) { Operation = packet.Request.OpCode }))
                     {
                         ZooKeeperMetrics.RecordRequest(packet, ErrorCode.OperationTimeout);
                     }

@@ -43,7 +43,7 @@ internal abstract class Packet
 
     public abstract bool Fail(Exception exception);
 
-    public void Fail(ErrorCode code) => Fail(new KeeperException(code, ClientPath));
+    public void Fail(ErrorCode code) => Fail(new KeeperException(code, ClientPath) { Operation = Request.OpCode });
 
     public void RegisterCancellation(CancellationToken token)
     {

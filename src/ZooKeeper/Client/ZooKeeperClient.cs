@@ -41,6 +41,9 @@ public sealed class ZooKeeperClient : IAsyncDisposable
     /// <summary>The server the client is connected to now, if any.</summary>
     public ServerAddress? CurrentServer => session.CurrentServer;
 
+    /// <summary>The session's one-time watches (what a reconnect re-sends with SetWatches), for tests.</summary>
+    internal WatchRegistry Watches => session.Watches;
+
     /// <summary>Raised, off the I/O loop and in order, on every state change.</summary>
     public event EventHandler<ConnectionStateChange>? StateChanged
     {

@@ -35,6 +35,9 @@ public class KeeperException : Exception
     /// <summary>The path of the request, as the caller gave it (without chroot), where there is one.</summary>
     public string? Path { get; }
 
+    /// <summary>The request's type, where the error answers a request: with <see cref="Path"/> it says what was refused.</summary>
+    public OpCode? Operation { get; init; }
+
     /// <summary>True for the codes after which the outcome of a write is unknown: it may or may not have been applied.</summary>
     public bool OutcomeUnknown => Code is ErrorCode.ConnectionLoss or ErrorCode.OperationTimeout;
 

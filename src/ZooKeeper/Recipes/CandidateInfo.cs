@@ -40,8 +40,18 @@ public sealed record CandidateInfo
     }
 }
 
-/// <summary>A live election node: its znode name, sequence, owning session and what it says about itself (null if unreadable).</summary>
-public sealed record ElectionNode(string Name, long Sequence, long SessionId, CandidateInfo? Info);
+/// <summary>A node in the election path: its znode name, sequence, owning session (0 when it has none) and what it says about
+/// itself (null if unreadable).</summary>
+public sealed record ElectionNode(string Name, long Sequence, long SessionId, CandidateInfo? Info)
+{
+    /// <summary>Only ephemeral nodes are candidates. A node named like one that is not ephemeral (created by someone else
+    /// where the path's ACL allows it) is foreign: the election ignores it.</summary>
+    public bool IsEphemeral => IsEphemeralOwner(SessionId);
+
+    /// <summary>True for a Stat's ephemeralOwner that is a session: not 0 (persistent), not Long.MinValue (container), not
+    /// with the high byte 0xFF (TTL nodes, when the server has extended types on; such a server has no server id 255).</summary>
+    internal static bool IsEphemeralOwner(long owner) => owner != 0 && owner != long.MinValue && (ulong)owner >> 56 != 0xFF;
+}
 
 [JsonSerializable(typeof(CandidateInfo))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

@@ -6,6 +6,8 @@ namespace Pipeline.ZooKeeper.Recipes;
 
 public sealed partial class ElectionCandidate
 {
+    /// <summary>The candidate's life: a session at a time, until disposal. Nothing else ends it: whatever fails is
+    /// reported (<see cref="ElectionState.Failed"/>) and tried again after a backoff.</summary>
     private async Task RunAsync(CancellationToken token)
     {
         while (!token.IsCancellationRequested)
@@ -15,22 +17,33 @@ public sealed partial class ElectionCandidate
             {
                 zk = await ZooKeeperClient.ConnectAsync(options.ClientOptions(), token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is KeeperException or System.Net.Sockets.SocketException or IOException)
-            {
-                logger.LogWarning("Election candidate {NodeId} cannot reach ZooKeeper: {Reason}; retrying", options.NodeId, ex.Message);
-                await DelayAsync(options.RetryDelay, token).ConfigureAwait(false);
-                continue;
-            }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
                 return;
+            }
+#pragma warning disable CA1031 // Whatever stops a session from starting is reported and retried; only disposal ends the loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                await FailAsync(DescribeConnectFailure(ex), ex, token).ConfigureAwait(false);
+                continue;
             }
 
             client = zk;
             zk.StateChanged += OnClientStateChanged;
+            Exception? failure = null;
             try
             {
                 await ParticipateAsync(zk, token).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // ParticipateAsync handles what it expects; anything else costs this session, never the loop.
+            catch (Exception ex) when (!token.IsCancellationRequested)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
+            catch (OperationCanceledException)
+            {
             }
             finally
             {
@@ -42,7 +55,11 @@ public sealed partial class ElectionCandidate
                 Znode = null;
             }
 
-            if (!token.IsCancellationRequested)
+            if (failure is not null)
+            {
+                await FailAsync(DescribeFailure(failure), failure, token).ConfigureAwait(false);
+            }
+            else if (!token.IsCancellationRequested)
             {
                 SetState(ElectionState.Lost, null, $"session {zk.State}");
                 metrics.SessionLost();
@@ -53,8 +70,7 @@ public sealed partial class ElectionCandidate
     /// <summary>Takes part with one session until it ends (expired, auth failed) or we stop.</summary>
     private async Task ParticipateAsync(ZooKeeperClient zk, CancellationToken token)
     {
-        var guid = Guid.NewGuid();
-        string? ours = null;
+        var membership = new Membership();
         while (!token.IsCancellationRequested && !zk.State.IsTerminal())
         {
             var signal = NewSignal();
@@ -65,17 +81,15 @@ public sealed partial class ElectionCandidate
                 {
                     if (IsResignRequested())
                     {
-                        ours = await LeaveAsync(zk, ours, token).ConfigureAwait(false);
-                        guid = Guid.NewGuid();
+                        await LeaveAsync(zk, membership, token).ConfigureAwait(false);
                     }
                     else
                     {
-                        ours ??= await JoinAsync(zk, guid, token).ConfigureAwait(false);
-                        Znode = ours;
-                        if (!await EvaluateAsync(zk, ours, token).ConfigureAwait(false))
+                        membership.Node ??= await JoinAsync(zk, membership, token).ConfigureAwait(false);
+                        Znode = membership.Node;
+                        if (!await EvaluateAsync(zk, membership, token).ConfigureAwait(false))
                         {
-                            ours = null; // our node is gone: rejoin with a new one
-                            guid = Guid.NewGuid();
+                            membership.Renew(); // our node is gone: rejoin with a new one
                             continue;
                         }
                     }
@@ -85,27 +99,28 @@ public sealed partial class ElectionCandidate
             }
             catch (KeeperException ex) when (ex.Code is ErrorCode.ConnectionLoss or ErrorCode.OperationTimeout)
             {
-                // The state callback has already suspended any lease; wait for the reconnect (or expiry) and re-check.
-                await WaitQuietlyAsync(signal.Task, token).ConfigureAwait(false);
+                // The state callback has already suspended any lease. Look again at the next event (a reconnect, or expiry),
+                // or after a pause: a request can time out while the connection stays up, and then no event comes.
+                await WaitQuietlyAsync(signal.Task, options.RetryDelay, token).ConfigureAwait(false);
             }
-            catch (KeeperException ex) when (ex.Code is ErrorCode.SessionExpired or ErrorCode.AuthFailed)
+            catch (Exception) when (token.IsCancellationRequested || zk.State.IsTerminal())
             {
-                return;
+                return; // stopping, or the session is over (expired, closed, credentials refused): the caller starts another
             }
-            catch (ObjectDisposedException)
+#pragma warning disable CA1031 // Any other error is reported and retried in this session: only disposal ends the loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
-                return;
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
+                RevokeLease("in doubt after an error");
+                await FailAsync(DescribeFailure(ex), ex, token).ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>One look at the election; grants or withdraws the lease. False when our node no longer exists.</summary>
-    private async Task<bool> EvaluateAsync(ZooKeeperClient zk, string ours, CancellationToken token)
+    private async Task<bool> EvaluateAsync(ZooKeeperClient zk, Membership membership, CancellationToken token)
     {
+        var ours = membership.Node!;
         ChildrenResult children;
         try
         {
@@ -119,7 +134,14 @@ public sealed partial class ElectionCandidate
 
         // Generation and children come from one reply, so they describe the same incarnation of the election path.
         var generation = children.Stat.Czxid;
-        var sorted = Sorted(children.Children).ToList();
+        NoteListing(generation, children.Children);
+        var sorted = Sorted(children.Children).Where(c => !IsForeign(c.Name)).ToList();
+        foreach (var (name, _) in sorted.Where(c => c.Name != ours && membership.Created(c.Name)).ToList())
+        {
+            await DeleteOrphanAsync(zk, name, token).ConfigureAwait(false);
+            sorted.RemoveAll(c => c.Name == name);
+        }
+
         var index = sorted.FindIndex(c => c.Name == ours);
         if (index < 0)
         {
@@ -128,32 +150,69 @@ public sealed partial class ElectionCandidate
             return false;
         }
 
-        if (index == 0)
+        // From our predecessor down, the first ephemeral node is the candidate we wait for. A node named like one that is
+        // not ephemeral (anyone may create one where the path's ACL is open) is foreign: it must not block the election.
+        for (var i = index - 1; i >= 0; i--)
         {
-            var ourPath = PathRules.Combine(options.ElectionPath, ours);
-            var stat = await zk.ExistsAsync(ourPath, wakeWatcher, token).ConfigureAwait(false); // also watches our own deletion
-            if (stat is null || stat.Value.EphemeralOwner != zk.SessionId)
+            var predecessor = sorted[i].Name;
+
+            // getData, not exists: on a node that is already gone it sets no watch (exists would, and that watch would
+            // never fire, since sequential names never come back, yet be re-sent on every reconnect).
+            DataResult data;
+            try
             {
-                RevokeLease("our election node is not owned by our session");
-                return false;
+                data = await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, predecessor), wakeWatcher, token).ConfigureAwait(false);
+            }
+            catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+            {
+                Signal(); // it left between the listing and the watch: look again
+                return true;
             }
 
-            Grant(zk, new FencingToken(generation, sorted[0].Sequence), ours);
+            if (!ElectionNode.IsEphemeralOwner(data.Stat.EphemeralOwner))
+            {
+                MarkForeign(predecessor);
+                continue;
+            }
+
+            if (data.Stat.EphemeralOwner == zk.SessionId)
+            {
+                await DeleteOrphanAsync(zk, predecessor, token).ConfigureAwait(false); // ours, yet not our node: it would block us for good
+                Signal();
+                return true;
+            }
+
+            RevokeLease("not the lowest live node");
+            if (State != ElectionState.Candidate)
+            {
+                SetState(ElectionState.Candidate, null, $"waiting behind {predecessor}");
+            }
+
             return true;
         }
 
-        RevokeLease("not the lowest node");
-        var predecessor = PathRules.Combine(options.ElectionPath, sorted[index - 1].Name);
-        if (await zk.ExistsAsync(predecessor, wakeWatcher, token).ConfigureAwait(false) is null)
+        var stat = await zk.ExistsAsync(PathRules.Combine(options.ElectionPath, ours), wakeWatcher, token).ConfigureAwait(false); // also watches our own deletion
+        if (stat is null || stat.Value.EphemeralOwner != zk.SessionId)
         {
-            Signal(); // it left between the listing and the watch: look again
-        }
-        else if (State != ElectionState.Candidate)
-        {
-            SetState(ElectionState.Candidate, null, $"waiting behind {sorted[index - 1].Name}");
+            RevokeLease("our election node is not owned by our session");
+            return false;
         }
 
+        Grant(zk, new FencingToken(generation, sorted[index].Sequence), ours);
         return true;
+    }
+
+    /// <summary>Deletes a node of our session that is not our node (a create whose reply was lost, applied after all).</summary>
+    private async Task DeleteOrphanAsync(ZooKeeperClient zk, string name, CancellationToken token)
+    {
+        try
+        {
+            await zk.DeleteAsync(PathRules.Combine(options.ElectionPath, name), -1, token).ConfigureAwait(false);
+            logger.LogWarning("Deleted election node {Node} of {NodeId}'s session: not its current node, it would have blocked the election", name, options.NodeId);
+        }
+        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+        {
+        }
     }
 
     private void Grant(ZooKeeperClient zk, FencingToken token, string znode)
@@ -181,63 +240,93 @@ public sealed partial class ElectionCandidate
         SetState(ElectionState.Leader, granted, "lowest live node, owned by our session");
     }
 
-    /// <summary>Creates our protected node, or finds the one an earlier attempt created before its reply was lost.</summary>
-    private async Task<string> JoinAsync(ZooKeeperClient zk, Guid guid, CancellationToken token)
+    /// <summary>Creates our protected node, or finds the one an earlier attempt created before its reply was lost. A create
+    /// is never repeated before the lookup for its guid has answered, however many attempts in between fail.</summary>
+    private async Task<string> JoinAsync(ZooKeeperClient zk, Membership membership, CancellationToken token)
     {
-        var prefix = $"{NamePrefix}{guid:D}{SequenceMarker}";
+        var prefix = membership.Prefix;
         while (true)
         {
+            if (membership.LookupPending && await FindByPrefixAsync(zk, prefix, token).ConfigureAwait(false) is { } found)
+            {
+                membership.LookupPending = false;
+                logger.LogInformation("Found our election node {Node} after a lost create reply", found);
+                SetState(ElectionState.Candidate, null, $"joined as {found} (found by guid)");
+                return found;
+            }
+
+            membership.LookupPending = true; // until the create's reply arrives, it may be applied without our knowing
             try
             {
                 var created = await zk.CreateAsync(PathRules.Combine(options.ElectionPath, prefix), info.ToJson(), options.NodeAcl(), CreateMode.EphemeralSequential, token).ConfigureAwait(false);
+                membership.LookupPending = false;
                 var name = created.Path[(created.Path.LastIndexOf('/') + 1)..];
                 SetState(ElectionState.Candidate, null, $"joined as {name}");
                 return name;
             }
-            catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+            catch (KeeperException ex) when (!ex.OutcomeUnknown)
             {
-                await zk.EnsurePathAsync(options.ElectionPath, options.NodeAcl(), token).ConfigureAwait(false);
-            }
-            catch (KeeperException ex) when (ex.OutcomeUnknown)
-            {
-                // The node may exist without our knowing its name: wait for the session to serve again, then look for the guid.
-                await WaitConnectedAsync(zk, token).ConfigureAwait(false);
-                var children = await zk.GetChildrenAsync(options.ElectionPath, null, token).ConfigureAwait(false);
-                var found = children.Children.FirstOrDefault(c => c.StartsWith(prefix, StringComparison.Ordinal));
-                if (found is not null)
+                membership.LookupPending = false; // the server answered: nothing was created
+                if (ex.Code != ErrorCode.NoNode)
                 {
-                    logger.LogInformation("Found our election node {Node} after a lost create reply", found);
-                    SetState(ElectionState.Candidate, null, $"joined as {found} (found by guid)");
-                    return found;
+                    throw;
                 }
+
+                await zk.EnsurePathAsync(options.ElectionPath, options.NodeAcl(), token).ConfigureAwait(false);
             }
         }
     }
 
-    private async Task<string?> LeaveAsync(ZooKeeperClient zk, string? ours, CancellationToken token)
+    /// <summary>Our node by its guid, or null once the server has said there is none.</summary>
+    private async Task<string?> FindByPrefixAsync(ZooKeeperClient zk, string prefix, CancellationToken token)
+    {
+        try
+        {
+            // The server we reach now may lag behind the one that took the create: catch up with the leader first.
+            await zk.SyncAsync(options.ElectionPath, token).ConfigureAwait(false);
+            var children = await zk.GetChildrenAsync(options.ElectionPath, null, token).ConfigureAwait(false);
+            return children.Children.FirstOrDefault(c => c.StartsWith(prefix, StringComparison.Ordinal));
+        }
+        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+        {
+            return null; // no election path, so no node of ours
+        }
+    }
+
+    /// <summary>Deletes our node, and any other of our session's, and stays out until <see cref="Rejoin"/>.</summary>
+    private async Task LeaveAsync(ZooKeeperClient zk, Membership membership, CancellationToken token)
     {
         RevokeLease("resigned");
-        if (ours is not null)
+        IReadOnlyList<string> children;
+        try
+        {
+            children = (await zk.GetChildrenAsync(options.ElectionPath, null, token).ConfigureAwait(false)).Children;
+        }
+        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+        {
+            children = [];
+        }
+
+        foreach (var name in children.Where(membership.Created))
         {
             try
             {
-                await zk.DeleteAsync(PathRules.Combine(options.ElectionPath, ours), -1, token).ConfigureAwait(false);
+                await zk.DeleteAsync(PathRules.Combine(options.ElectionPath, name), -1, token).ConfigureAwait(false);
             }
             catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
             {
             }
 
-            logger.LogInformation("{NodeId} resigned; node {Node} deleted", options.NodeId, ours);
+            logger.LogInformation("{NodeId} resigned; node {Node} deleted", options.NodeId, name);
         }
 
+        membership.Renew();
         Znode = null;
         SetState(ElectionState.Idle, null, "resigned");
         lock (gate)
         {
             resigned?.TrySetResult();
         }
-
-        return null;
     }
 
     private bool IsResignRequested()
@@ -248,45 +337,16 @@ public sealed partial class ElectionCandidate
         }
     }
 
-    private async Task WaitConnectedAsync(ZooKeeperClient zk, CancellationToken token)
-    {
-        while (zk.State != ConnectionState.Connected)
-        {
-            if (zk.State.IsTerminal())
-            {
-                throw new KeeperException(ErrorCode.SessionExpired);
-            }
-
-            var signal = NewSignal();
-            Volatile.Write(ref wake, signal);
-            if (zk.State == ConnectionState.Connected)
-            {
-                break;
-            }
-
-            await signal.Task.WaitAsync(zk.SessionTimeout, token).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task WaitQuietlyAsync(Task signal, CancellationToken token)
+    /// <summary>Waits for <paramref name="signal"/> at most <paramref name="limit"/>; returns early, never throws, when stopped.</summary>
+    private static async Task WaitQuietlyAsync(Task signal, TimeSpan limit, CancellationToken token)
     {
         try
         {
-            await signal.WaitAsync(token).ConfigureAwait(false);
+            await signal.WaitAsync(limit, token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
         }
     }
 
-    private static async Task DelayAsync(TimeSpan delay, CancellationToken token)
-    {
-        try
-        {
-            await Task.Delay(delay, token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
 }

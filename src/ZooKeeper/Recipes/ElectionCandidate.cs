@@ -10,7 +10,9 @@ namespace Pipeline.ZooKeeper.Recipes;
 /// <summary>
 /// A candidate in a ZooKeeper leader election (ephemeral sequential nodes, each watching only its predecessor), handing out
 /// a <see cref="LeadershipLease"/> with a fencing token while it leads.
-/// <para>States: Candidate -> Leader -> Suspended -> Leader (same token) | Lost -> Candidate (new session, new node).</para>
+/// <para>States: Candidate -> Leader -> Suspended -> Leader (same token) | Lost -> Candidate (new session, new node). From
+/// any state -> Failed when an error has no answer here (ZooKeeper unreachable, our identity refused, a bug): retried with
+/// backoff until it succeeds, back to Candidate or Leader. Only disposal ends the candidate.</para>
 /// <para>Connection-state policy, the part that keeps two leaders from overlapping:
 /// <list type="bullet">
 /// <item>Disconnected: the lease is cancelled at once, in the state callback, before anything else. The client declares a
@@ -40,10 +42,12 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     private TaskCompletionSource wake = NewSignal();
     private TaskCompletionSource? resigned;
     private bool resignRequested;
+    private bool disposed;
     private ZooKeeperClient? client;
     private LeadershipLease? lease;
     private Task? loop;
     private long watchEvents;
+    private IReadOnlyCollection<string> foreignNodes = [];
 
     public ElectionCandidate(ElectionCandidateOptions options)
     {
@@ -68,6 +72,10 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
 
     public ElectionState State { get; private set; } = ElectionState.Idle;
 
+    /// <summary>Why the candidate cannot take part, in words for an operator, while <see cref="State"/> is
+    /// <see cref="ElectionState.Failed"/>; null otherwise. Never contains a password.</summary>
+    public string? FailureReason { get; private set; }
+
     /// <summary>The lease while we lead; null or revoked otherwise.</summary>
     public LeadershipLease? CurrentLease
     {
@@ -78,14 +86,24 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
         }
     }
 
+    /// <summary>Nodes in the election path that are not candidates (not ephemeral, or not named as election nodes), as
+    /// last seen; the election ignores them. Empty when there are none.</summary>
+    public IReadOnlyCollection<string> ForeignNodes => Volatile.Read(ref foreignNodes);
+
     /// <summary>Watch notifications this candidate received (not counting session-end events): the herd-effect gauge.</summary>
     public long WatchEventsReceived => Interlocked.Read(ref watchEvents);
 
     /// <summary>The session id of the candidate's current ZooKeeper client (0 when none).</summary>
     public long SessionId => client?.SessionId ?? 0;
 
+    /// <summary>The candidate's current ZooKeeper client, for tests that act within its session.</summary>
+    internal ZooKeeperClient? Client => client;
+
     /// <summary>Our current election node's name, if we have one.</summary>
     public string? Znode { get; private set; }
+
+    /// <summary>True from <see cref="Start"/> until disposal: the candidate's loop is alive and taking part (or retrying).</summary>
+    public bool IsRunning => Volatile.Read(ref loop) is { IsCompleted: false };
 
     /// <summary>Joins the election in the background.</summary>
     public void Start()
@@ -100,13 +118,19 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     public IAsyncEnumerable<LeadershipChange> WatchChangesAsync(CancellationToken cancellationToken = default) => changes.Reader.ReadAllAsync(cancellationToken);
 
     /// <summary>Ends our leadership or candidacy now: the lease is cancelled and our node deleted, so the successor is
-    /// told at once. We stay out of the election until <see cref="Rejoin"/>.</summary>
+    /// told at once. We stay out of the election until <see cref="Rejoin"/>. Completes once our node is deleted, or
+    /// when a <see cref="Rejoin"/> or the disposal overtakes the resignation; at once before <see cref="Start"/>.</summary>
     public async Task ResignAsync(CancellationToken cancellationToken = default)
     {
         Task done;
         lock (gate)
         {
             resignRequested = true;
+            if (loop is null || disposed)
+            {
+                return; // no node to delete: staying out is all there is to do
+            }
+
             resigned ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             done = resigned.Task;
         }
@@ -116,19 +140,22 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
         await done.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Enters the election again after <see cref="ResignAsync"/>.</summary>
+    /// <summary>Enters the election again after <see cref="ResignAsync"/>. A resignation not carried out yet is called
+    /// off, and its caller released.</summary>
     public void Rejoin()
     {
         lock (gate)
         {
             resignRequested = false;
+            resigned?.TrySetResult();
             resigned = null;
         }
 
         Signal();
     }
 
-    /// <summary>The live election, lowest sequence first: the first is the leader.</summary>
+    /// <summary>The election path's nodes named as election nodes, lowest sequence first. The first ephemeral one is the
+    /// leader; those not ephemeral (<see cref="ElectionNode.IsEphemeral"/> false) are foreign, ignored by the election.</summary>
     public async Task<IReadOnlyList<ElectionNode>> GetCandidatesAsync(CancellationToken cancellationToken = default)
     {
         var zk = client ?? throw new InvalidOperationException("The candidate has no ZooKeeper session yet.");
@@ -153,41 +180,75 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
     public async Task<ElectionNode?> GetLeaderAsync(CancellationToken cancellationToken = default)
     {
         var candidates = await GetCandidatesAsync(cancellationToken).ConfigureAwait(false);
-        return candidates.Count > 0 ? candidates[0] : null;
+        return candidates.FirstOrDefault(c => c.IsEphemeral);
     }
 
     public async ValueTask DisposeAsync()
     {
+        lock (gate)
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+        }
+
         RevokeLease("stopping");
         await stop.CancelAsync().ConfigureAwait(false);
         Signal();
-        if (loop is not null)
+        try
         {
-            await loop.ConfigureAwait(false);
+            if (loop is not null)
+            {
+                await loop.ConfigureAwait(false);
+            }
         }
+        finally
+        {
+            // The session is closed: our node is gone, so a resignation still waiting is done.
+            lock (gate)
+            {
+                resigned?.TrySetResult();
+            }
 
-        SetState(ElectionState.Stopped, null, "stopped");
-        changes.Writer.TryComplete();
-        metrics.Dispose();
-        stop.Dispose();
+            SetState(ElectionState.Stopped, null, "stopped");
+            changes.Writer.TryComplete();
+            metrics.Dispose();
+            stop.Dispose();
+        }
     }
 
-    /// <summary>Parses "_c_{guid}-n_{10 digits}" and orders by the number, never by name (the guid would decide otherwise).</summary>
+    /// <summary>The election nodes among <paramref name="children"/> (names of another form are left out), ordered by
+    /// their sequence, never by name (the guid would decide otherwise).</summary>
     public static IEnumerable<(string Name, long Sequence)> Sorted(IEnumerable<string> children) =>
-        children.Select(name => (name, Sequence: ParseSequence(name))).Where(c => c.Sequence >= 0).OrderBy(c => c.Sequence);
+        children.Select(name => (Name: name, Sequence: ParseSequence(name)))
+            .Where(c => c.Sequence is not null)
+            .Select(c => (c.Name, c.Sequence!.Value))
+            .OrderBy(c => c.Value);
 
-    public static long ParseSequence(string name)
+    /// <summary>
+    /// The sequence of an election node's name, "_c_{guid}-n_{sequence}", or null when the name is not of that form.
+    /// The server writes its parent's child counter, a signed 32-bit int, as %010d: after 2147483647 come "-2147483648",
+    /// "-2147483647" ... "-000000001". Read as the unsigned value the counter holds (2147483648 up to 4294967295), those
+    /// names keep sorting after the ones before them and tokens keep growing across this first wrap. A second wrap, after
+    /// 4294967296 creates under one election path, would start again at 0: re-create the path long before (its new czxid
+    /// keeps tokens growing).
+    /// </summary>
+    public static long? ParseSequence(string name)
     {
+        ArgumentNullException.ThrowIfNull(name);
         var marker = name.LastIndexOf(SequenceMarker, StringComparison.Ordinal);
         if (!name.StartsWith(NamePrefix, StringComparison.Ordinal) || marker < 0)
         {
-            return -1;
+            return null;
         }
 
         var digits = name.AsSpan(marker + SequenceMarker.Length);
-
-        // The counter is a signed int: after 2147483647 the server writes -2147483648; such names sort as the int they are.
-        return digits.Length >= 10 && long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var sequence) ? sequence : -1;
+        return digits.Length >= 10 && int.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var counter)
+            ? unchecked((uint)counter)
+            : null;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -223,15 +284,33 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
 
     private void SetState(ElectionState state, LeadershipLease? related, string reason)
     {
+        string? recovered = null;
         lock (gate)
         {
-            if (State == state && state != ElectionState.Leader)
+            // The same state again is news only for a new lease, or a failure with another cause.
+            if (State == state && state != ElectionState.Leader && (state != ElectionState.Failed || reason == FailureReason))
             {
                 return;
             }
 
+            if (state == ElectionState.Failed)
+            {
+                FailureReason = reason;
+            }
+            else if (FailureReason is not null)
+            {
+                recovered = FailureReason;
+                FailureReason = null;
+                Volatile.Write(ref failuresInARow, 0);
+            }
+
             State = state;
             changes.Writer.TryWrite(new LeadershipChange(state, related, reason, DateTimeOffset.UtcNow));
+        }
+
+        if (recovered is not null && state != ElectionState.Stopped)
+        {
+            logger.LogInformation("Election candidate {NodeId} takes part again ({State}: {Reason}) after: {Failure}", options.NodeId, state, reason, recovered);
         }
     }
 }

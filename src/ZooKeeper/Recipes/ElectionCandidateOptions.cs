@@ -25,8 +25,12 @@ public sealed class ElectionCandidateOptions
     /// but writable only by this identity. Without it they are open.</summary>
     public DigestCredential? Credential { get; set; }
 
-    /// <summary>Pause between attempts to reach ZooKeeper after a session could not be established.</summary>
+    /// <summary>The first pause after a failed attempt (ZooKeeper unreachable, an error from the server, an unexpected
+    /// error); each further failure in a row doubles it, up to <see cref="MaxRetryDelay"/>, with jitter.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest pause between attempts while the candidate is <see cref="ElectionState.Failed"/>.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Where to log; nothing when null.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
@@ -55,6 +59,11 @@ public sealed class ElectionCandidateOptions
         if (RetryDelay < TimeSpan.Zero)
         {
             throw new ArgumentException("Election RetryDelay must not be negative.", nameof(RetryDelay));
+        }
+
+        if (MaxRetryDelay < RetryDelay)
+        {
+            throw new ArgumentException($"Election MaxRetryDelay ({MaxRetryDelay}) must not be shorter than RetryDelay ({RetryDelay}).", nameof(MaxRetryDelay));
         }
 
         ClientOptions().Validate();

@@ -12,6 +12,7 @@ internal sealed class ElectionMetrics : IDisposable
     private readonly Counter<long> changes;
     private readonly Counter<long> sessionsLost;
     private readonly Histogram<double> suspended;
+    private readonly Counter<long> foreignNodes;
     private readonly KeyValuePair<string, object?> node;
     private long suspendedSince;
 
@@ -22,9 +23,12 @@ internal sealed class ElectionMetrics : IDisposable
         meter.CreateObservableGauge("election.is_leader", () => new Measurement<int>(candidate.CurrentLease is null ? 0 : 1, node), "{bool}", "1 while this candidate holds an unrevoked lease");
         meter.CreateObservableGauge("election.token.generation", () => new Measurement<long>(candidate.CurrentLease?.Token.Generation ?? 0, node), null, "Generation of the held token");
         meter.CreateObservableGauge("election.token.sequence", () => new Measurement<long>(candidate.CurrentLease?.Token.Sequence ?? 0, node), null, "Sequence of the held token");
+        meter.CreateObservableGauge("election.is_failed", () => new Measurement<int>(candidate.State == ElectionState.Failed ? 1 : 0, node), "{bool}", "1 while the candidate cannot take part (see its FailureReason) and retries");
         changes = meter.CreateCounter<long>("election.leadership.changes", "{change}", "Leases granted and ended");
         sessionsLost = meter.CreateCounter<long>("election.sessions.lost", "{session}", "ZooKeeper sessions that ended under the candidate");
         suspended = meter.CreateHistogram<double>("election.suspended.duration", "ms", "From a lease lost to a connection problem to the next lease");
+        meter.CreateObservableGauge("election.foreign_nodes", () => new Measurement<int>(candidate.ForeignNodes.Count, node), "{node}", "Nodes in the election path that are no candidate's (not ephemeral, or not named as election nodes): ignored, to be deleted");
+        foreignNodes = meter.CreateCounter<long>("election.foreign_nodes.seen", "{node}", "Foreign nodes found in the election path, each counted once");
     }
 
     public void LeaseGranted(LeadershipLease lease)
@@ -47,6 +51,8 @@ internal sealed class ElectionMetrics : IDisposable
     }
 
     public void SessionLost() => sessionsLost.Add(1, node);
+
+    public void ForeignNodeSeen() => foreignNodes.Add(1, node);
 
     public void Dispose() => meter.Dispose();
 }

@@ -20,6 +20,11 @@ public enum ElectionState
 
     /// <summary>Disposed.</summary>
     Stopped,
+
+    /// <summary>Cannot take part now (ZooKeeper unreachable, our identity refused, an unexpected error): no lease; the
+    /// candidate retries with backoff and goes back to Candidate or Leader when it succeeds. See
+    /// <see cref="ElectionCandidate.FailureReason"/>.</summary>
+    Failed,
 }
 
 /// <summary>A step in a candidate's life, in order. <see cref="Lease"/> is the new lease for <see cref="ElectionState.Leader"/>,

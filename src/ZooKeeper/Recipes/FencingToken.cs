@@ -4,8 +4,9 @@ namespace Pipeline.ZooKeeper.Recipes;
 
 /// <summary>
 /// A leader's fencing token: (generation, sequence), compared lexicographically. Generation is the election path's czxid,
-/// sequence the leader's znode sequence number. Sequences restart when the path is re-created, but its czxid is then
-/// larger, so tokens only ever grow.
+/// sequence the leader's znode sequence number, read as the server's unsigned counter (so it keeps growing past
+/// 2147483647, see <see cref="ElectionCandidate.ParseSequence"/>). Sequences restart when the path is re-created, but its
+/// czxid is then larger, so tokens only ever grow.
 /// </summary>
 public readonly record struct FencingToken(long Generation, long Sequence) : IComparable<FencingToken>
 {

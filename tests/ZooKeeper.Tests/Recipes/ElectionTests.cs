@@ -224,15 +224,4 @@ public sealed class ElectionTests(ZooKeeperChroot chroot, ITestOutputHelper outp
         Assert.Contains("ElectionPath", Assert.Throws<ArgumentException>(() => new ElectionCandidate(new ElectionCandidateOptions { ConnectString = "127.0.0.1:2181", NodeId = "n", ElectionPath = "relative" })).Message, StringComparison.Ordinal);
         Assert.Contains("ConnectString", Assert.Throws<ArgumentException>(() => new ElectionCandidate(new ElectionCandidateOptions { NodeId = "n" })).Message, StringComparison.Ordinal);
     }
-
-    [Theory]
-    [InlineData("_c_0f8fad5b-d9cb-469f-a165-70867728950e-n_0000000007", 7)]
-    [InlineData("_c_0f8fad5b-d9cb-469f-a165-70867728950e-n_2147483647", 2147483647)]
-    [InlineData("_c_0f8fad5b-d9cb-469f-a165-70867728950e-n_-2147483648", -2147483648)]
-    [InlineData("foreign-node", -1)]
-    [InlineData("_c_guid-n_12", -1)]
-    public void Sequences_are_parsed_from_the_name_never_compared_as_text(string name, long sequence)
-    {
-        Assert.Equal(sequence, ElectionCandidate.ParseSequence(name));
-    }
 }
