@@ -10,6 +10,7 @@ using Pipeline.OrderService.Http;
 using Pipeline.OrderService.Leadership;
 using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Telemetry;
+using Pipeline.ZooKeeper.Recipes;
 
 namespace Pipeline.OrderService;
 
@@ -107,13 +108,20 @@ public sealed class SingleActiveConsumerMode(IOptions<RabbitMqOptions> rabbit, I
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
-/// <summary>Ready only while the ZooKeeper session serves: without it the replica cannot lead nor know who does.</summary>
+/// <summary>Ready only while the election can work: a candidate loop that runs, a ZooKeeper session that serves, and no
+/// error the candidate cannot get past (a wrong identity, an unreachable ensemble), whose reason the check reports.</summary>
 public sealed class ZooKeeperHealthCheck(LeadershipService leadership) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(leadership.Candidate is { SessionId: not 0 } candidate && candidate.State is not (Pipeline.ZooKeeper.Recipes.ElectionState.Suspended or Pipeline.ZooKeeper.Recipes.ElectionState.Lost)
-            ? HealthCheckResult.Healthy($"session 0x{candidate.SessionId:x}, {candidate.State}")
-            : HealthCheckResult.Unhealthy($"no ZooKeeper session ({leadership.Candidate?.State.ToString() ?? "not started"})"));
+        Task.FromResult(leadership.Candidate switch
+        {
+            null => HealthCheckResult.Unhealthy("the election candidate has not started"),
+            { IsRunning: false } c when c.State != ElectionState.Stopped => HealthCheckResult.Unhealthy("the election candidate's loop ended"),
+            { State: ElectionState.Failed } c => HealthCheckResult.Unhealthy($"the election candidate cannot take part: {c.FailureReason}"),
+            { State: ElectionState.Suspended or ElectionState.Lost } c => HealthCheckResult.Unhealthy($"no ZooKeeper session ({c.State})"),
+            { SessionId: 0 } c => HealthCheckResult.Unhealthy($"no ZooKeeper session yet ({c.State})"),
+            var c => HealthCheckResult.Healthy($"session 0x{c.SessionId:x}, {c.State}"),
+        });
 }
 
 /// <summary>Not ready while the fence holds a token no candidate of this election can reach: nobody can commit. While it

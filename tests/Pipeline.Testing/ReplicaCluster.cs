@@ -82,8 +82,8 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts replicas 0..count-1 at once and waits until each is ready.</summary>
-    public async Task StartAsync(int count)
+    /// <summary>Starts replicas 0..count-1 at once and, unless told not to, waits until each is ready.</summary>
+    public async Task StartAsync(int count, bool waitReady = true)
     {
         var ports = FreePorts.Take(count);
         for (var i = replicas.Count; i < count; i++)
@@ -91,12 +91,13 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
             replicas.Add(new Replica(i, $"{options.NodeIdPrefix}-{i}", ports[i], Path.Combine(logDirectory, $"{options.NodeIdPrefix}-{i}.log")));
         }
 
-        await Task.WhenAll(replicas.Take(count).Where(r => !r.IsRunning).Select(r => StartReplicaAsync(r.Index))).ConfigureAwait(false);
+        await Task.WhenAll(replicas.Take(count).Where(r => !r.IsRunning).Select(r => StartReplicaAsync(r.Index, waitReady))).ConfigureAwait(false);
         observer ??= Task.Run(ObserveAsync);
     }
 
-    /// <summary>Starts replica <paramref name="index"/> again (same node id, port and log) and waits until it is ready.</summary>
-    public async Task StartReplicaAsync(int index)
+    /// <summary>Starts replica <paramref name="index"/> again (same node id, port and log) and, unless told not to, waits
+    /// until it is ready.</summary>
+    public async Task StartReplicaAsync(int index, bool waitReady = true)
     {
         var replica = replicas[index];
         if (replica.IsRunning)
@@ -115,7 +116,10 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
             environment[name] = value;
         }
         replica.Process = Launch(dll, replica.LogPath, environment, ["run"]);
-        await WaitReadyAsync(index).ConfigureAwait(false);
+        if (waitReady)
+        {
+            await WaitReadyAsync(index).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Starts every replica that is not running (after a test stopped or killed some).</summary>

@@ -55,14 +55,16 @@ public static class Endpoints
         var candidate = leadership.Candidate;
         object? leader = null;
         object[] candidates = [];
+        string[] foreign = [];
         string? error = null;
         if (candidate is not null)
         {
             try
             {
                 var nodes = await candidate.GetCandidatesAsync(cancellationToken);
-                candidates = [.. nodes.Select(n => new { node = n.Name, sequence = n.Sequence, session = $"0x{n.SessionId:x}", nodeId = n.Info?.NodeId, host = n.Info?.Host, pid = n.Info?.Pid })];
+                candidates = [.. nodes.Where(n => n.IsEphemeral).Select(n => new { node = n.Name, sequence = n.Sequence, session = $"0x{n.SessionId:x}", nodeId = n.Info?.NodeId, host = n.Info?.Host, pid = n.Info?.Pid })];
                 leader = candidates.FirstOrDefault();
+                foreign = [.. nodes.Where(n => !n.IsEphemeral).Select(n => n.Name)];
             }
             catch (Exception ex) when (ex is Pipeline.ZooKeeper.Protocol.KeeperException or InvalidOperationException or ObjectDisposedException)
             {
@@ -76,10 +78,12 @@ public static class Endpoints
         {
             nodeId = options.Value.NodeId,
             state = candidate?.State.ToString() ?? "starting",
+            failure = candidate?.FailureReason,
             isLeader = lease is not null && leadership.CommitEndpointConnected,
             token = lease?.Token.ToString(),
             leader,
             candidates,
+            foreignNodes = foreign,
             commits = new { confirmed = metrics.Confirmed, rejected = metrics.Rejected, redelivered = metrics.Redelivered, fenceRejections = metrics.FenceRejections },
             lastCommit = new { at = metrics.LastCommitAt, token = metrics.LastCommitToken },
             fence = new
