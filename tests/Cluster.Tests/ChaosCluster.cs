@@ -1,5 +1,6 @@
 using Npgsql;
 using Pipeline.Testing;
+using Pipeline.Testing.Liveness;
 
 namespace Pipeline.Cluster.Tests;
 
@@ -20,6 +21,8 @@ public class ChaosCluster : IAsyncLifetime
     public static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(2);
 
     private readonly List<ReplicaLinks> links = [];
+    private readonly List<ZooKeeperFaultProxy> faultProxies = [];
+    private readonly HashSet<int> throughFaultProxy = [];
 
     /// <summary>A PostgreSQL server of this cluster's own, so fault 7 can restart it without touching other tests.</summary>
     public PrivatePostgres Postgres { get; } = new();
@@ -43,6 +46,20 @@ public class ChaosCluster : IAsyncLifetime
     /// <summary>Replica <paramref name="index"/>'s links.</summary>
     public ReplicaLinks Links(int index) => links[index];
 
+    /// <summary>Replica <paramref name="index"/>'s ZooKeeper fault proxy, in front of its link to the first server: faults at
+    /// exact requests (a create's reply lost, the next request cut). Used once <see cref="RouteZooKeeperThroughFaultProxy"/>.</summary>
+    public ZooKeeperFaultProxy FaultProxy(int index) => faultProxies[index];
+
+    /// <summary>From its next start on, replica <paramref name="index"/> reaches ZooKeeper only through its fault proxy (one
+    /// server, so every request of its session passes the proxy), or again through its ordinary link.</summary>
+    public void RouteZooKeeperThroughFaultProxy(int index, bool on)
+    {
+        lock (throughFaultProxy)
+        {
+            _ = on ? throughFaultProxy.Add(index) : throughFaultProxy.Remove(index);
+        }
+    }
+
     /// <summary>Commit__* and other variables every replica of this cluster gets (test-only switches).</summary>
     protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
@@ -56,6 +73,7 @@ public class ChaosCluster : IAsyncLifetime
                 await Link.StartAsync(ZooKeeper.Addresses),
                 await Link.StartAsync([$"127.0.0.1:{RabbitMq.Port}"]),
                 await Link.StartAsync([$"{postgres.Host}:{postgres.Port}"])));
+            faultProxies.Add(ZooKeeperFaultProxy.Start(links[i].ZooKeeper.Endpoints.Split(',')[0]));
         }
 
         var options = new ReplicaClusterOptions
@@ -117,6 +135,11 @@ public class ChaosCluster : IAsyncLifetime
             await Cluster.DisposeAsync();
         }
 
+        foreach (var proxy in faultProxies)
+        {
+            await proxy.DisposeAsync();
+        }
+
         foreach (var link in links)
         {
             await link.DisposeAsync();
@@ -132,6 +155,14 @@ public class ChaosCluster : IAsyncLifetime
         await Postgres.DisposeAsync();
     }
 
+    private bool IsThroughFaultProxy(int index)
+    {
+        lock (throughFaultProxy)
+        {
+            return throughFaultProxy.Contains(index);
+        }
+    }
+
     private async Task StartDatabaseAsync()
     {
         await Postgres.InitializeAsync();
@@ -141,7 +172,7 @@ public class ChaosCluster : IAsyncLifetime
 
     private Dictionary<string, string?> ThroughProxies(int index) => new Dictionary<string, string?>
     {
-        ["ZooKeeper__ConnectString"] = links[index].ZooKeeper.Endpoints,
+        ["ZooKeeper__ConnectString"] = IsThroughFaultProxy(index) ? faultProxies[index].Endpoint : links[index].ZooKeeper.Endpoints,
         ["RabbitMq__Host"] = "127.0.0.1",
         ["RabbitMq__Port"] = links[index].RabbitMq.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["ConnectionStrings__Inventory"] = new NpgsqlConnectionStringBuilder(Database.ConnectionString)

@@ -161,6 +161,62 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
         return handover;
     }
 
+    /// <summary>(11) a replica cut from ZooKeeper twice in a row mid-create, then left alone in the election: a non-leader
+    /// restarts through its fault proxy; the reply to its election node's create is lost (the node exists, the replica does
+    /// not know its name) and its very next request is cut too. Then the other two stop gracefully, so whatever node that
+    /// replica's session left behind is ahead of it: it must lead within two session timeouts (an orphan node of its own
+    /// would block it forever). The two start again afterwards.</summary>
+    public async Task<TimeSpan> CutTwiceMidCreateAsync(ObservedLeader leader)
+    {
+        var victim = (leader.Index + 1) % Cluster.Replicas.Count;
+        var others = Cluster.Replicas.Select(r => r.Index).Where(i => i != victim).ToList();
+        var proxy = chaos.FaultProxy(victim);
+        void CutTheNextRequestToo(Testing.Liveness.AppliedFault fault)
+        {
+            if (fault.Action.Kind == Testing.Liveness.FaultKind.DropReply)
+            {
+                proxy.Arm(fault.Request.Number + 1, Testing.Liveness.FaultAction.CutBeforeSend);
+            }
+        }
+
+        var exit = await Cluster.StopGracefullyAsync(victim);
+        Assert.True(exit == 0, $"{Cluster[victim].NodeId} exited with {exit} after SIGTERM\n{ReplicaCluster.Tail(Cluster[victim])}");
+        var applied = proxy.Applied.Count;
+        proxy.Disarm();
+        proxy.FaultApplied += CutTheNextRequestToo;
+        proxy.ArmNext(ZooKeeper.Protocol.OpCode.Create2, Testing.Liveness.FaultAction.DropReply);
+        chaos.RouteZooKeeperThroughFaultProxy(victim, true);
+        try
+        {
+            await Cluster.StartReplicaAsync(victim);
+            await Eventually.TrueAsync(() => Task.FromResult(proxy.Applied.Count >= applied + 2), TimeSpan.FromSeconds(30),
+                $"the create's reply dropped and the next request cut on {Cluster[victim].NodeId}'s ZooKeeper link (applied: {string.Join("; ", proxy.Applied.Skip(applied))})");
+        }
+        finally
+        {
+            proxy.FaultApplied -= CutTheNextRequestToo;
+            proxy.Disarm();
+            chaos.RouteZooKeeperThroughFaultProxy(victim, false);
+        }
+
+        await Task.WhenAll(others.Select(async i =>
+        {
+            var code = await Cluster.StopGracefullyAsync(i);
+            Assert.True(code == 0, $"{Cluster[i].NodeId} exited with {code} after SIGTERM\n{ReplicaCluster.Tail(Cluster[i])}");
+        }));
+        var clock = Stopwatch.StartNew();
+        var bound = (ChaosCluster.SessionTimeout * 2) + TimeSpan.FromSeconds(1);
+        var next = await Cluster.LeaderAsync(newerThan: leader.Token, timeout: bound);
+        var failover = clock.Elapsed;
+        Assert.Equal(Cluster[victim].NodeId, next.NodeId);
+        foreach (var index in others)
+        {
+            await Cluster.StartReplicaAsync(index);
+        }
+
+        return failover;
+    }
+
     /// <summary>Waits until a commit is stored with a commit time after <paramref name="after"/> (same machine, same clock).</summary>
     private Task CommitAfterAsync(DateTimeOffset after, string what) =>
         Eventually.TrueAsync(async () =>

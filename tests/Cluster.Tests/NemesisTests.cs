@@ -2,7 +2,7 @@ using Xunit.Abstractions;
 
 namespace Pipeline.Cluster.Tests;
 
-/// <summary>Faults 1, 2, 4 to 10 under load on one cluster; after each heal the checker must find nothing.</summary>
+/// <summary>Faults 1, 2, 4 to 11 under load on one cluster; after each heal the checker must find nothing.</summary>
 [Collection(ChaosCollection.Name)]
 public sealed class NemesisTests(ChaosCluster chaos, ITestOutputHelper output) : IClassFixture<ChaosCluster>
 {
@@ -35,6 +35,9 @@ public sealed class NemesisTests(ChaosCluster chaos, ITestOutputHelper output) :
 
     [Fact]
     public Task Fault_10_graceful_rolling_restart() => RunAsync("rolling-restart", n => n.RollingRestartAsync);
+
+    [Fact]
+    public Task Fault_11_Liveness_a_replica_cut_from_ZooKeeper_twice_in_a_row_mid_create_then_alone() => RunAsync("zk-twice-mid-create", n => n.CutTwiceMidCreateAsync);
 
     private async Task RunAsync(string name, Func<Nemesis, Func<Testing.ObservedLeader, Task<TimeSpan>>> fault)
     {
