@@ -9,6 +9,9 @@ public sealed record BenchContext(bool Quick, int Rounds, string ResultsDirector
     /// <summary>--schedules N: how many fault schedules the liveness scenario runs (its own default when null).</summary>
     public int? Schedules { get; init; }
 
+    /// <summary>--zk-servers 1|3: the ZooKeeper servers of the fault suite's own ensemble (chaos; default 3).</summary>
+    public int ZooKeeperServers { get; init; } = 3;
+
     /// <summary>Divides a full-run count by 10 under --quick.</summary>
     public int Scale(int full) => Quick ? Math.Max(1, full / 10) : full;
 
@@ -18,6 +21,7 @@ public sealed record BenchContext(bool Quick, int Rounds, string ResultsDirector
         var rounds = 2;
         string? results = null;
         int? schedules = null;
+        var servers = 3;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -33,16 +37,19 @@ public sealed record BenchContext(bool Quick, int Rounds, string ResultsDirector
                     schedules = count;
                     i++;
                     break;
+                case "--zk-servers" when i + 1 < args.Length && args[i + 1] is "1" or "3":
+                    servers = args[++i] == "1" ? 1 : 3;
+                    break;
                 case "--results" when i + 1 < args.Length:
                     results = args[++i];
                     break;
                 default:
-                    throw new ArgumentException($"unexpected argument '{args[i]}' (options: --quick, --rounds 1..20, --schedules N, --results DIR)");
+                    throw new ArgumentException($"unexpected argument '{args[i]}' (options: --quick, --rounds 1..20, --schedules N, --zk-servers 1|3, --results DIR)");
             }
         }
 
         var bench = FindBenchDirectory();
-        return new BenchContext(quick, rounds, Path.GetFullPath(results ?? Path.Combine(bench, "results")), bench) { Schedules = schedules };
+        return new BenchContext(quick, rounds, Path.GetFullPath(results ?? Path.Combine(bench, "results")), bench) { Schedules = schedules, ZooKeeperServers = servers };
     }
 
     /// <summary>The repository's bench/ folder (it holds java/ZkBench.java): searched upwards from here and from the binary.</summary>

@@ -33,7 +33,8 @@ public sealed class ChaosScenario : IScenario
         var project = Path.Combine(context.BenchDirectory, "..", "tests", "Cluster.Tests", "Cluster.Tests.csproj");
         Console.WriteLine($"running tests/Cluster.Tests with {rounds} round(s) per fault; test output in {log}");
         var clock = Stopwatch.StartNew();
-        var exit = await RunTestsAsync(project, rounds, report, log, cancellationToken);
+        Console.WriteLine($"the suite's own ZooKeeper: {context.ZooKeeperServers} server(s)");
+        var exit = await RunTestsAsync(project, rounds, context.ZooKeeperServers, report, log, cancellationToken);
         var runs = File.Exists(report)
             ? (await File.ReadAllLinesAsync(report, cancellationToken)).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<Run>(l, Json)!).ToList()
             : [];
@@ -74,12 +75,15 @@ public sealed class ChaosScenario : IScenario
             notes.Add($"THE FAULT SUITE FAILED: see {log}");
         }
 
+        var controlDetected = controls.Count > 0 && controls.All(r => r.Violations > 0);
         return new ScenarioResult(Name, faultRuns.Count == 0 ? 0 : (double)clean / faultRuns.Count, 1.0, rows)
         {
+            // A violation, a run that failed before its checker, or a control that saw nothing: the suite found a problem.
+            Failed = exit != 0 || clean < faultRuns.Count || !controlDetected,
             Reference = "-",
             Table = table,
             Notes = notes,
-            Details = new Dictionary<string, object?> { ["roundsPerFault"] = rounds, ["runs"] = runs, ["testExitCode"] = exit },
+            Details = new Dictionary<string, object?> { ["roundsPerFault"] = rounds, ["zooKeeperServers"] = context.ZooKeeperServers, ["runs"] = runs, ["testExitCode"] = exit },
         };
     }
 
@@ -97,7 +101,7 @@ public sealed class ChaosScenario : IScenario
 
     private static string Invariant(double value) => value.ToString("0", CultureInfo.InvariantCulture);
 
-    private static async Task<int> RunTestsAsync(string project, int rounds, string report, string log, CancellationToken cancellationToken)
+    private static async Task<int> RunTestsAsync(string project, int rounds, int zooKeeperServers, string report, string log, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "test", project, "-c", "Release", "--nologo", "--filter", "FullyQualifiedName!~HistoryCheckerTests", "--logger", "console;verbosity=detailed" })
@@ -107,6 +111,7 @@ public sealed class ChaosScenario : IScenario
 
         info.Environment["PIPELINE_CHAOS_ROUNDS"] = rounds.ToString(CultureInfo.InvariantCulture);
         info.Environment["PIPELINE_CHAOS_REPORT"] = report;
+        info.Environment["PIPELINE_CHAOS_ZK_SERVERS"] = zooKeeperServers.ToString(CultureInfo.InvariantCulture);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet test");
         await using var output = new StreamWriter(log);
         async Task CopyAsync(StreamReader from)

@@ -69,6 +69,8 @@ public sealed class FailoverScenario : IScenario
 
         return new ScenarioResult(Name, graceful / GracefulGoalMs, 1.0, rows)
         {
+            // Ours must never commit stale, and must always hand over: a round where no other replica committed is a stall.
+            Failed = ours.Violations.Count > 0 || kinds.Any(k => Missing(ours, k) > 0),
             Reference = "peer",
             Table = table,
             Notes = notes,
