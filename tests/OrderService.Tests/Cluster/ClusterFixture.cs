@@ -63,6 +63,20 @@ public sealed class ClusterFixture : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(1));
     }
 
+    /// <summary>Runs <paramref name="sql"/> on the cluster's database (a test's setup or its corruption by hand).</summary>
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var command = Database.DataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The first column of the first row of <paramref name="sql"/> on the cluster's database.</summary>
+    public async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var command = Database.DataSource.CreateCommand(sql);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
     /// <summary>For failure messages: every replica and where its log is.</summary>
     public string Describe() => $"replicas (logs in {Cluster.LogDirectory}):\n{Cluster.Describe(30)}";
 

@@ -32,7 +32,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
         // A fault no validation can foresee: the database refuses this one order's ledger row. Its batch's transaction fails,
         // non-transiently, for every order in it.
         var trigger = $"refuse_poison_{run}";
-        await ExecuteAsync($"""
+        await fixture.ExecuteAsync($"""
             CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN IF NEW.order_id = '{poison.OrderId}' THEN RAISE EXCEPTION 'poison order %', NEW.order_id; END IF; RETURN NEW; END $$;
             CREATE TRIGGER {trigger} BEFORE INSERT ON inventory_commits FOR EACH ROW EXECUTE FUNCTION {trigger}();
@@ -48,7 +48,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
             {
                 await Task.WhenAll(good.Take(20).Append(poison).Concat(good.Skip(20)).Select(o => fixture.Bus.PublishAsync(o)));
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                while (clock.Elapsed < TimeSpan.FromMilliseconds(800) && await ScalarAsync<long>($"SELECT count(*) FROM orders WHERE order_id LIKE 'split-{run}-%' OR order_id = '{poison.OrderId}'") < 20)
+                while (clock.Elapsed < TimeSpan.FromMilliseconds(800) && await fixture.ScalarAsync<long>($"SELECT count(*) FROM orders WHERE order_id LIKE 'split-{run}-%' OR order_id = '{poison.OrderId}'") < 20)
                 {
                     await Task.Delay(20);
                 }
@@ -80,7 +80,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
         }
         finally
         {
-            await ExecuteAsync($"DROP TRIGGER IF EXISTS {trigger} ON inventory_commits; DROP FUNCTION IF EXISTS {trigger}(); DELETE FROM orders WHERE order_id = '{poison.OrderId}'");
+            await fixture.ExecuteAsync($"DROP TRIGGER IF EXISTS {trigger} ON inventory_commits; DROP FUNCTION IF EXISTS {trigger}(); DELETE FROM orders WHERE order_id = '{poison.OrderId}'");
         }
     }
 
@@ -122,7 +122,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
         var id = $"redrive-{Guid.NewGuid():N}"[..24];
 
         // Recorded by intake an hour ago; its CommitInventory never reached the commit queue.
-        await ExecuteAsync($"""
+        await fixture.ExecuteAsync($"""
             INSERT INTO orders (order_id, customer_id, lines, content_hash, status, received_by, received_at)
             VALUES ('{id}', 'c', '[{"{"}"sku":"REDRIVE","quantity":2{"}"}]', 'lost', 'Received', 'intake', now() - interval '1 hour')
             """);
@@ -133,7 +133,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
         Assert.NotEmpty(fixture.Cluster.LogLinesContaining("Re-drove"));
         var (orders, _) = await Checks.DecisionsMatchEventsAsync(fixture.Database.DataSource, fixture.Bus.Events, [id]);
         Assert.Equal(OrderStatus.Confirmed, orders[id].Status);
-        Assert.Equal(98, await ScalarAsync<int>("SELECT on_hand FROM stock WHERE sku = 'REDRIVE'"));
+        Assert.Equal(98, await fixture.ScalarAsync<int>("SELECT on_hand FROM stock WHERE sku = 'REDRIVE'"));
         Assert.True(confirmed.Token.Generation == leader.Token.Generation, $"decided under {confirmed.Token}, leader token {leader.Token}");
     }
 
@@ -176,16 +176,4 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
 
     private static string Header(BasicGetResult message, string name) =>
         message.BasicProperties.Headers?.TryGetValue(name, out var value) == true ? value is byte[] bytes ? Encoding.UTF8.GetString(bytes) : value?.ToString() ?? "" : "";
-
-    private async Task ExecuteAsync(string sql)
-    {
-        await using var command = fixture.Database.DataSource.CreateCommand(sql);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var command = fixture.Database.DataSource.CreateCommand(sql);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
 }

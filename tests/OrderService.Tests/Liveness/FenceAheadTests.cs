@@ -27,8 +27,8 @@ public sealed class FenceAheadTests(ClusterFixture fixture, ITestOutputHelper ou
         var db = fixture.Database.DataSource;
         await InventoryDatabase.SeedStockAsync(db, ["FENCE-AHEAD"], 100);
         var ahead = (Generation: leader.Token.Generation + 1, Epoch: 0L);
-        await ExecuteAsync($"UPDATE leader_fence SET generation = {ahead.Generation}, epoch = 0, holder = 'a rebuilt ensemble' WHERE resource = '{FenceResources.InventoryCommit}'");
-        var rejectionsBefore = await ScalarAsync<long>("SELECT count(*) FROM fence_rejections");
+        await fixture.ExecuteAsync($"UPDATE leader_fence SET generation = {ahead.Generation}, epoch = 0, holder = 'a rebuilt ensemble' WHERE resource = '{FenceResources.InventoryCommit}'");
+        var rejectionsBefore = await fixture.ScalarAsync<long>("SELECT count(*) FROM fence_rejections");
 
         // The leader's next commit meets the fence; so does every candidate after it.
         var order = Workload.Order($"fence-ahead-{Guid.NewGuid():N}"[..26], ("FENCE-AHEAD", 1));
@@ -60,8 +60,8 @@ public sealed class FenceAheadTests(ClusterFixture fixture, ITestOutputHelper ou
         // Bounded churn: with backoff, a handful of refused attempts per replica in 15 s, not one per round trip.
         var window = DateTimeOffset.UtcNow;
         await Task.Delay(TimeSpan.FromSeconds(15));
-        var refusals = await ScalarAsync<long>($"SELECT count(*) FROM fence_rejections WHERE at >= '{window:O}'");
-        output.WriteLine($"{refusals} fence refusals in 15 s ({await ScalarAsync<long>("SELECT count(*) FROM fence_rejections") - rejectionsBefore} in all)");
+        var refusals = await fixture.ScalarAsync<long>($"SELECT count(*) FROM fence_rejections WHERE at >= '{window:O}'");
+        output.WriteLine($"{refusals} fence refusals in 15 s ({await fixture.ScalarAsync<long>("SELECT count(*) FROM fence_rejections") - rejectionsBefore} in all)");
         Assert.InRange(refusals, 1, 30);
         Assert.Equal(OrderStatus.Received, (await PipelineDb.OrdersAsync(db, [order.OrderId]))[order.OrderId].Status);
 
@@ -70,12 +70,12 @@ public sealed class FenceAheadTests(ClusterFixture fixture, ITestOutputHelper ou
         var dryRun = await ReplicaCluster.RunVerbAsync(environment, TimeSpan.FromSeconds(60), "fence-reset");
         output.WriteLine($"fence-reset: exit {dryRun.ExitCode}\n{dryRun.Output}");
         Assert.Equal(2, dryRun.ExitCode);
-        Assert.Equal(ahead.Generation, await ScalarAsync<long>($"SELECT generation FROM leader_fence WHERE resource = '{FenceResources.InventoryCommit}'"));
+        Assert.Equal(ahead.Generation, await fixture.ScalarAsync<long>($"SELECT generation FROM leader_fence WHERE resource = '{FenceResources.InventoryCommit}'"));
 
         var applied = await ReplicaCluster.RunVerbAsync(environment, TimeSpan.FromSeconds(60), "fence-reset", "--confirm", "--reason", "test: ensemble rebuilt", "--operator", "liveness-test");
         output.WriteLine($"fence-reset --confirm: exit {applied.ExitCode}\n{applied.Output}");
         Assert.Equal(0, applied.ExitCode);
-        Assert.Equal(1L, await ScalarAsync<long>(
+        Assert.Equal(1L, await fixture.ScalarAsync<long>(
             $"SELECT count(*) FROM fence_resets WHERE operator = 'liveness-test' AND reason = 'test: ensemble rebuilt' AND from_generation = {ahead.Generation} AND to_generation = {leader.Token.Generation} AND to_epoch = 0"));
 
         // Commits flow again, and every replica is ready once more.
@@ -86,16 +86,4 @@ public sealed class FenceAheadTests(ClusterFixture fixture, ITestOutputHelper ou
     }
 
     private sealed record BlockedReplica(int Index, string Reason);
-
-    private async Task ExecuteAsync(string sql)
-    {
-        await using var command = fixture.Database.DataSource.CreateCommand(sql);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var command = fixture.Database.DataSource.CreateCommand(sql);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
 }
