@@ -102,6 +102,7 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
             await chaos.Bus.Events.WaitForAllAsync(ids, TimeSpan.FromSeconds(60));
 
             var (history, violations) = await CheckAsync(ids);
+            violations.AddRange(EndpointsTornDownSince(start.AddSeconds(-5)));
 
             var window = history.Ledger.Where(r => r.CommittedAt >= start.AddSeconds(-2) && ours.Contains(r.OrderId)).Select(r => r.CommittedAt).Order().ToList();
             var gap = window.Zip(window.Skip(1), (a, b) => b - a).DefaultIfEmpty(TimeSpan.Zero).Max();
@@ -164,6 +165,13 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
             ReportGate.Release();
         }
     }
+
+    /// <summary>Liveness: a deposed leader's commit endpoint stops by itself, its deliveries back in the queue at once; one
+    /// that had to be torn down (its channels closed after the stop timeout) held deliveries from the next leader meanwhile.</summary>
+    private IEnumerable<string> EndpointsTornDownSince(DateTimeOffset since) =>
+        chaos.Cluster.LogLinesContaining("did not stop within")
+            .Where(line => TimeSpan.TryParseExact(line.Split(' ')[0], @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture, out var at) && at >= since.UtcDateTime.TimeOfDay)
+            .Select(line => $"liveness: a commit endpoint was torn down: {line}");
 
     /// <summary>Polls until <paramref name="index"/> answers /status as a non-leader (an ex-leader that woke up stepped down).</summary>
     public Task NotLeadingAsync(int index) =>

@@ -12,7 +12,7 @@ public sealed record FaultSample(string Kind, int Round, string Victim, DateTime
 
 /// <summary>What one mode's run measured: the faults, the checker's findings over its SIGSTOP rounds, every commit time.</summary>
 public sealed record ModeResult(string Mode, IReadOnlyList<FaultSample> Faults, IReadOnlyList<string> Violations, int CheckedOrders,
-    DateTimeOffset Started, IReadOnlyList<DateTimeOffset> Commits, string LogDirectory);
+    DateTimeOffset Started, IReadOnlyList<DateTimeOffset> Commits, string LogDirectory, int EndpointsTornDown);
 
 /// <summary>
 /// One mode (ours, fenced; or the peer, RabbitMQ single active consumer) under the failover scenario: three replicas on a
@@ -141,7 +141,9 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
 
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             var commits = await CommitTimesAsync(started, cancellationToken);
-            return new ModeResult(mode, faults, violations, checkedIds.Length, started, commits, cluster.LogDirectory);
+            // A deposed leader's commit endpoint that had to be torn down held deliveries from its successor meanwhile.
+            var tornDown = cluster.LogLinesContaining("did not stop within").Count;
+            return new ModeResult(mode, faults, violations, checkedIds.Length, started, commits, cluster.LogDirectory, tornDown);
         }
         finally
         {

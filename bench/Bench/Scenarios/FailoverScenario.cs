@@ -60,6 +60,7 @@ public sealed class FailoverScenario : IScenario
             string.Create(CultureInfo.InvariantCulture, $"goal graceful median <= {GracefulGoalMs:0} ms: ours {graceful:0} ms ({(graceful <= GracefulGoalMs ? "met" : "NOT met")}); ratio {graceful / GracefulGoalMs:0.00}."),
             string.Create(CultureInfo.InvariantCulture, $"goal kill -9 <= session timeout + 500 ms = {killGoal:0} ms: ours median {kill:0} ms, max {Max(Times(ours, FailoverRun.Kill)):0} ms ({(kill <= killGoal ? "met" : "NOT met")} by the median)."),
             string.Create(CultureInfo.InvariantCulture, $"checker over the {FailoverRun.Pause} rounds: ours {ours.Violations.Count} violation(s) in {ours.CheckedOrders} orders, peer {peer.Violations.Count} in {peer.CheckedOrders}."),
+            string.Create(CultureInfo.InvariantCulture, $"commit endpoints torn down after their stop timeout (deliveries held from the successor meanwhile): ours {ours.EndpointsTornDown}."),
             ..Examples("ours", ours), ..Examples("peer", peer),
             "failover: fault to the first ledger row of another replica (inventory_commits.committed_at, the commit transaction's start; node_id). " +
             "SIGSTOP rounds run with Commit:TestOnlyDelayBeforeTransaction = 1 s on both sides (the pause lands with a batch in hand), so their times include up to 1 s of it.",
@@ -70,7 +71,7 @@ public sealed class FailoverScenario : IScenario
         return new ScenarioResult(Name, graceful / GracefulGoalMs, 1.0, rows)
         {
             // Ours must never commit stale, and must always hand over: a round where no other replica committed is a stall.
-            Failed = ours.Violations.Count > 0 || kinds.Any(k => Missing(ours, k) > 0),
+            Failed = ours.Violations.Count > 0 || kinds.Any(k => Missing(ours, k) > 0) || ours.EndpointsTornDown > 0,
             Reference = "peer",
             Table = table,
             Notes = notes,

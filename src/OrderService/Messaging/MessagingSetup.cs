@@ -40,6 +40,9 @@ public static class MessagingSetup
                 });
                 cfg.ReceiveEndpoint(Topology.IntakeQueue, e =>
                 {
+                    // No Fault<OrderSubmitted> events: a delivery retried through a database outage is no failed order (a
+                    // storefront must not read it as one), and what is parked in order-intake_error carries its fault headers.
+                    e.PublishFaults = false;
                     e.PrefetchCount = pipeline.IntakeConcurrency * 2;
                     e.ConcurrentMessageLimit = pipeline.IntakeConcurrency;
                     if (pipeline.QuorumQueues)
@@ -95,6 +98,11 @@ public static class MessagingSetup
         }
 
         cfg.ConfigureConsumeTopology = !warmUp;
+
+        // No Fault<CommitInventory> event per failed delivery: each would be a confirmed publish that the delivery waits for
+        // before it can go back to the queue, hundreds at once when a leadership ends with a full prefetch, and nobody
+        // consumes them (a parked command carries its fault headers in inventory-commit_error).
+        cfg.PublishFaults = false;
 
         cfg.ConcurrentMessageLimit = pipeline.CommitBatchSize * 2;
 
