@@ -105,7 +105,7 @@ internal sealed partial class ClientSession : IAsyncDisposable
 
     public void Heard(long timestamp) => Volatile.Write(ref lastHeard, timestamp);
 
-    /// <summary>Queues a request; fails at once when the session is over.</summary>
+    /// <summary>Queues a request; fails at once when the session is over. Every submitted request completes.</summary>
     public void Submit(Packet packet, CancellationToken cancellationToken)
     {
         var state = State;
@@ -117,6 +117,17 @@ internal sealed partial class ClientSession : IAsyncDisposable
 
         packet.RegisterCancellation(cancellationToken);
         Outgoing.Enqueue(packet);
+
+        // The session may have ended between the check and the enqueue, after EndSession drained the queue: nothing would
+        // ever send, sweep or fail this request. EndSession sets the state before it drains, so whoever enqueues after the
+        // drain sees the end here and drains again.
+        if ((state = State).IsTerminal())
+        {
+            while (Outgoing.TryDequeue(out var queued))
+            {
+                queued.Fail(TerminalError(state));
+            }
+        }
     }
 
     public void AddCredential(AuthPacket auth)
