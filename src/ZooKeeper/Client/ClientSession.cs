@@ -36,6 +36,7 @@ internal sealed partial class ClientSession : IAsyncDisposable
     private long lastHeard = Stopwatch.GetTimestamp();
     private byte[] password = new byte[16];
     private bool closing;
+    private int disposed;
 
     public ClientSession(ZooKeeperClientOptions options, ConnectString connectString)
     {
@@ -263,6 +264,11 @@ internal sealed partial class ClientSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         await CloseAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         await shutdown.CancelAsync().ConfigureAwait(false);
         foreach (var task in new[] { loop, sweeper })

@@ -25,7 +25,7 @@ public sealed class SessionEndTests(ZooKeeperChroot chroot) : IClassFixture<ZooK
             var options = chroot.Options(TimeSpan.FromSeconds(10));
             options.ConnectString = proxy.Endpoint + chroot.Path;
             options.MaxReconnectDelay = TimeSpan.FromMilliseconds(10);
-            var zk = await ZooKeeperClient.ConnectAsync(options);
+            await using var zk = await ZooKeeperClient.ConnectAsync(options);
             proxy.Cut(); // no server: requests wait in the queue for the next connection
             await Eventually.TrueAsync(() => Task.FromResult(zk.State == ConnectionState.Disconnected), TimeSpan.FromSeconds(10), "the client to notice the cut");
 
