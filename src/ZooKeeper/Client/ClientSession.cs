@@ -9,8 +9,9 @@ namespace Pipeline.ZooKeeper.Client;
 
 /// <summary>
 /// A session across connections: picks servers (shuffled once, then round-robin, 1 s pause after a full failed pass, a random
-/// pause before each reconnect, none of them past the session's deadline), reconnects with the same session id and password, re-sends auth and watches, and keeps the
-/// state machine Connecting -> Connected &lt;-> Disconnected -> Expired | AuthFailed | Closed.
+/// pause before each reconnect, none of them past the session's deadline), reconnects with the same session id and
+/// password, re-sends auth and watches, and keeps the state machine Connecting -> Connected &lt;-> Disconnected -> Expired |
+/// AuthFailed | Closed.
 /// <para>Connection-state policy: a disconnect fails what was queued or in flight with ConnectionLoss (the outcome of those
 /// writes is unknown); requests made while disconnected wait for the next connection. Expiry is what the server says on
 /// reconnect or, since 3.8 servers never tell a client that cannot reach them, declared here once nothing was heard from any
