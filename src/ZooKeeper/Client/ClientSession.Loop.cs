@@ -9,6 +9,9 @@ internal sealed partial class ClientSession
 {
     private const int SetWatchesBatchBytes = 128 * 1024;
 
+    /// <summary>The least time a reconnect attempt gets, even at the session's deadline: a healthy server answers within it.</summary>
+    private static readonly TimeSpan MinimumAttempt = TimeSpan.FromMilliseconds(100);
+
     private async Task RunAsync()
     {
         var token = shutdown.Token;
@@ -21,13 +24,13 @@ internal sealed partial class ClientSession
             {
                 if (attempt++ > 0)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Options.MaxReconnectDelay.TotalMilliseconds), token).ConfigureAwait(false);
+                    await Task.Delay(WithinSession(TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Options.MaxReconnectDelay.TotalMilliseconds)), token).ConfigureAwait(false);
                 }
 
                 if (failedInPass >= servers.Length)
                 {
                     failedInPass = 0;
-                    await Task.Delay(TimeSpan.FromSeconds(1), token).ConfigureAwait(false);
+                    await Task.Delay(WithinSession(TimeSpan.FromSeconds(1)), token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException)
@@ -47,7 +50,7 @@ internal sealed partial class ClientSession
             Connection opened;
             try
             {
-                opened = await Connection.OpenAsync(this, server, NewConnectRequest(), ConnectTimeout(), token).ConfigureAwait(false);
+                opened = await Connection.OpenAsync(this, server, NewConnectRequest(), WithinSession(ConnectTimeout(), MinimumAttempt), token).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // Whatever one attempt throws, the session must go on trying other servers, never die of it.
             catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -116,6 +119,22 @@ internal sealed partial class ClientSession
 
     private ConnectRequest NewConnectRequest() =>
         new(0, LastZxid, (int)Options.SessionTimeout.TotalMilliseconds, SessionId, password, ReadOnly: false);
+
+    /// <summary>
+    /// <paramref name="wait"/>, cut to end at the session's deadline (nothing heard for a whole session timeout), but not
+    /// below <paramref name="floor"/>. Pauses and attempts that ran past it would leave the session Disconnected while it
+    /// already counts as expired: callers would wait, for up to two seconds more than the timeout, on a session that is gone.
+    /// </summary>
+    private TimeSpan WithinSession(TimeSpan wait, TimeSpan floor = default)
+    {
+        if (SessionId == 0)
+        {
+            return wait; // no session yet: no deadline
+        }
+
+        var left = NegotiatedTimeout - Stopwatch.GetElapsedTime(Volatile.Read(ref lastHeard));
+        return left < wait ? (left > floor ? left : floor) : wait;
+    }
 
     private TimeSpan ConnectTimeout() =>
         Options.ConnectTimeout ?? TimeSpan.FromMilliseconds(Math.Max(NegotiatedTimeout.TotalMilliseconds / servers.Length, 250));

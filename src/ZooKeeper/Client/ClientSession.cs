@@ -9,8 +9,9 @@ namespace Pipeline.ZooKeeper.Client;
 
 /// <summary>
 /// A session across connections: picks servers (shuffled once, then round-robin, 1 s pause after a full failed pass, a random
-/// pause before each reconnect), reconnects with the same session id and password, re-sends auth and watches, and keeps the
-/// state machine Connecting -> Connected &lt;-> Disconnected -> Expired | AuthFailed | Closed.
+/// pause before each reconnect, none of them past the session's deadline), reconnects with the same session id and
+/// password, re-sends auth and watches, and keeps the state machine Connecting -> Connected &lt;-> Disconnected -> Expired |
+/// AuthFailed | Closed.
 /// <para>Connection-state policy: a disconnect fails what was queued or in flight with ConnectionLoss (the outcome of those
 /// writes is unknown); requests made while disconnected wait for the next connection. Expiry is what the server says on
 /// reconnect or, since 3.8 servers never tell a client that cannot reach them, declared here once nothing was heard from any
@@ -36,6 +37,7 @@ internal sealed partial class ClientSession : IAsyncDisposable
     private long lastHeard = Stopwatch.GetTimestamp();
     private byte[] password = new byte[16];
     private bool closing;
+    private int disposed;
 
     public ClientSession(ZooKeeperClientOptions options, ConnectString connectString)
     {
@@ -105,7 +107,7 @@ internal sealed partial class ClientSession : IAsyncDisposable
 
     public void Heard(long timestamp) => Volatile.Write(ref lastHeard, timestamp);
 
-    /// <summary>Queues a request; fails at once when the session is over.</summary>
+    /// <summary>Queues a request; fails at once when the session is over. Every submitted request completes.</summary>
     public void Submit(Packet packet, CancellationToken cancellationToken)
     {
         var state = State;
@@ -117,6 +119,17 @@ internal sealed partial class ClientSession : IAsyncDisposable
 
         packet.RegisterCancellation(cancellationToken);
         Outgoing.Enqueue(packet);
+
+        // The session may have ended between the check and the enqueue, after EndSession drained the queue: nothing would
+        // ever send, sweep or fail this request. EndSession sets the state before it drains, so whoever enqueues after the
+        // drain sees the end here and drains again.
+        if ((state = State).IsTerminal())
+        {
+            while (Outgoing.TryDequeue(out var queued))
+            {
+                queued.Fail(TerminalError(state));
+            }
+        }
     }
 
     public void AddCredential(AuthPacket auth)
@@ -252,6 +265,11 @@ internal sealed partial class ClientSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         await CloseAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         await shutdown.CancelAsync().ConfigureAwait(false);
         foreach (var task in new[] { loop, sweeper })

@@ -37,23 +37,25 @@ public sealed partial class ElectionCandidate
                 await ParticipateAsync(zk, token).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // ParticipateAsync handles what it expects; anything else costs this session, never the loop.
-            catch (Exception ex) when (!token.IsCancellationRequested)
-#pragma warning restore CA1031
+            catch (Exception ex)
             {
-                failure = ex;
+                failure = token.IsCancellationRequested ? null : ex; // when stopping, whatever it threw is the stop's echo
             }
-            catch (OperationCanceledException)
-            {
-            }
-            finally
-            {
-                RevokeLease(token.IsCancellationRequested ? "stopping" : "session ended");
-                zk.StateChanged -= OnClientStateChanged;
 
+            RevokeLease(token.IsCancellationRequested ? "stopping" : "session ended");
+            zk.StateChanged -= OnClientStateChanged;
+            try
+            {
                 // Closing the session deletes our ephemeral node at once: the successor leads in milliseconds.
                 await zk.DisposeAsync().ConfigureAwait(false);
-                Znode = null;
             }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Closing the ZooKeeper session of {NodeId} failed; the server will expire it", options.NodeId);
+            }
+#pragma warning restore CA1031
+
+            Znode = null;
 
             if (failure is not null)
             {
@@ -293,7 +295,8 @@ public sealed partial class ElectionCandidate
         }
     }
 
-    /// <summary>Deletes our node, and any other of our session's, and stays out until <see cref="Rejoin"/>.</summary>
+    /// <summary>Deletes our node, and any other of our session's, and stays out until <see cref="Rejoin"/>. Runs again on
+    /// every wake-up while we stay out, so a node of ours that turns up late is removed too.</summary>
     private async Task LeaveAsync(ZooKeeperClient zk, Membership membership, CancellationToken token)
     {
         RevokeLease("resigned");
@@ -320,7 +323,11 @@ public sealed partial class ElectionCandidate
             logger.LogInformation("{NodeId} resigned; node {Node} deleted", options.NodeId, name);
         }
 
-        membership.Renew();
+        if (membership.Node is not null || membership.LookupPending)
+        {
+            membership.Renew(); // the next node gets a new guid; the old ones stay ours, in case one turns up late
+        }
+
         Znode = null;
         SetState(ElectionState.Idle, null, "resigned");
         lock (gate)
@@ -337,7 +344,7 @@ public sealed partial class ElectionCandidate
         }
     }
 
-    /// <summary>Waits for <paramref name="signal"/> at most <paramref name="limit"/>; returns early, never throws, when stopped.</summary>
+    /// <summary>Waits for <paramref name="signal"/>, at most <paramref name="limit"/> or until stopped; never throws.</summary>
     private static async Task WaitQuietlyAsync(Task signal, TimeSpan limit, CancellationToken token)
     {
         try
@@ -348,5 +355,4 @@ public sealed partial class ElectionCandidate
         {
         }
     }
-
 }

@@ -22,7 +22,10 @@ namespace Pipeline.ZooKeeper.Recipes;
 /// still the lowest and still owned by our session.</item>
 /// <item>Expired: Lost. Close the old client, open a new session, create a new node, rejoin.</item>
 /// <item>Our node deleted by someone else: the lease is cancelled and we rejoin with a new node.</item>
-/// <item>A create whose reply was lost: our node is found again by the guid in its name, never created twice.</item>
+/// <item>A create whose reply was lost: our node is found again by the guid in its name, never created twice; a node of our
+/// session that is not our node is deleted, as it would block the election for as long as the session lives.</item>
+/// <item>Only ephemeral nodes are candidates: anything else in the election path is foreign, ignored and reported
+/// (<see cref="ForeignNodes"/>).</item>
 /// </list>
 /// Every decision is level-triggered: any watch or state event only wakes the loop, which re-reads the election.</para>
 /// </summary>
