@@ -13,7 +13,8 @@ namespace Pipeline.OrderService.Messaging;
 /// Group commit for the leader: concurrent CommitInventory deliveries are gathered into one fenced transaction (up to
 /// CommitBatchSize orders, waiting at most CommitBatchTimeLimit for the batch to fill), and each delivery gets its own
 /// decision back. One batch at a time: the fence serializes commits anyway. A delivery whose batch could not be committed
-/// because leadership ended (or the fence refused us) fails with <see cref="LeadershipLostException"/> and is requeued.
+/// because leadership ended (or the fence refused us) fails with <see cref="LeadershipLostException"/> and is requeued; a
+/// batch that fails for what one of its messages holds is split until only that message fails.
 /// </summary>
 public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitLease, ConsumerActivation activation, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
     : IAsyncDisposable
