@@ -84,7 +84,7 @@ internal sealed partial class ClientSession
                     connection = opened;
                 }
 
-                Heard(Stopwatch.GetTimestamp());
+                Heard(opened.HandshakeSentAt);
                 if (reconnect)
                 {
                     ZooKeeperMetrics.Reconnects.Add(1);

@@ -105,7 +105,15 @@ internal sealed partial class ClientSession : IAsyncDisposable
         }
     }
 
-    public void Heard(long timestamp) => Volatile.Write(ref lastHeard, timestamp);
+    /// <summary>The server heard us at <paramref name="timestamp"/> (the send of something it answered): its session clock
+    /// runs from there at the earliest.</summary>
+    public void Heard(long timestamp)
+    {
+        long seen;
+        while (timestamp > (seen = Interlocked.Read(ref lastHeard)) && Interlocked.CompareExchange(ref lastHeard, timestamp, seen) != seen)
+        {
+        }
+    }
 
     /// <summary>Queues a request; fails at once when the session is over. Every submitted request completes.</summary>
     public void Submit(Packet packet, CancellationToken cancellationToken)

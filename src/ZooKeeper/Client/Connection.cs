@@ -11,6 +11,11 @@ namespace Pipeline.ZooKeeper.Client;
 /// FIFO of sent requests), a receiver (matches each reply with the oldest sent request, routes notifications, pings and auth
 /// replies apart) and a heartbeat (pings when idle, declares the link dead after the read timeout). It ends at the first
 /// failure; the session then fails what was in flight with ConnectionLoss and reconnects.
+/// <para>The link's liveness is measured from when the newest answered request was <em>sent</em>, not from when its reply
+/// arrived: the server heard us at that send (or later), so its session clock runs from there at the earliest. A reply that
+/// was held up in the network proves nothing about the time it spent there; counting its arrival would let the client go
+/// on believing in a session, and a lease, that the server may already have expired (guarded by
+/// <c>ElectionScheduleTests</c>, seed 556983192).</para>
 /// </summary>
 internal sealed class Connection : IAsyncDisposable
 {
@@ -18,24 +23,30 @@ internal sealed class Connection : IAsyncDisposable
     private readonly TcpClient tcp;
     private readonly NetworkStream stream;
     private readonly ConcurrentQueue<Packet> sent = new();
+    private readonly ConcurrentQueue<long> pingsSent = new();
     private readonly CancellationTokenSource stop = new();
     private readonly TimeSpan readTimeout;
-    private long lastReceive = Stopwatch.GetTimestamp();
+    private long lastAcknowledged;
     private long lastSend = Stopwatch.GetTimestamp();
 
-    private Connection(ClientSession session, TcpClient tcp, ServerAddress server, ConnectResponse response)
+    private Connection(ClientSession session, TcpClient tcp, ServerAddress server, ConnectResponse response, long handshakeSentAt)
     {
         this.session = session;
         this.tcp = tcp;
         stream = tcp.GetStream();
         Server = server;
         Handshake = response;
+        HandshakeSentAt = handshakeSentAt;
+        lastAcknowledged = handshakeSentAt;
         readTimeout = TimeSpan.FromMilliseconds(response.TimeOut * 2.0 / 3.0);
     }
 
     public ServerAddress Server { get; }
 
     public ConnectResponse Handshake { get; }
+
+    /// <summary>When the handshake's request was sent (Stopwatch): what its answer acknowledges.</summary>
+    public long HandshakeSentAt { get; }
 
     /// <summary>Requests sent and not yet answered, oldest first.</summary>
     public IEnumerable<Packet> InFlight => sent;
@@ -56,6 +67,7 @@ internal sealed class Connection : IAsyncDisposable
             var writer = new JuteWriter(frame);
             request.Write(ref writer);
             frame.EndFrame(start);
+            var sentAt = Stopwatch.GetTimestamp();
             await stream.WriteAsync(frame.WrittenMemory, deadline.Token).ConfigureAwait(false);
 
             var reader = new FrameReader(stream, session.Options.MaxFrameSize);
@@ -63,7 +75,7 @@ internal sealed class Connection : IAsyncDisposable
                 ?? throw new IOException($"{server} closed the connection during the handshake (read-only, behind our zxid, or shutting down).");
             var jute = new JuteReader(payload.Span);
             var response = ConnectResponse.Read(ref jute);
-            return new Connection(session, tcp, server, response);
+            return new Connection(session, tcp, server, response, sentAt);
         }
         catch
         {
@@ -164,10 +176,17 @@ internal sealed class Connection : IAsyncDisposable
             return;
         }
 
-        // Queued before the bytes leave (the write happens after the batch), so a reply always finds its request.
+        // Queued before the bytes leave (the write happens after the batch), so a reply always finds its request. The send
+        // time is taken here too: a moment early, never late, which errs on the side of an earlier deadline.
+        var sentAt = Stopwatch.GetTimestamp();
         if (xid > 0)
         {
+            packet.SentAt = sentAt;
             sent.Enqueue(packet);
+        }
+        else if (xid == Xids.Ping)
+        {
+            pingsSent.Enqueue(sentAt);
         }
         else if (xid == Xids.Auth)
         {
@@ -177,15 +196,7 @@ internal sealed class Connection : IAsyncDisposable
 
     private async Task ReceiveLoopAsync(CancellationToken token)
     {
-        var reader = new FrameReader(stream, session.Options.MaxFrameSize)
-        {
-            BytesReceived = () =>
-            {
-                var now = Stopwatch.GetTimestamp();
-                Volatile.Write(ref lastReceive, now);
-                session.Heard(now);
-            },
-        };
+        var reader = new FrameReader(stream, session.Options.MaxFrameSize);
         while (true)
         {
             var frame = await reader.ReadFrameAsync(token).ConfigureAwait(false);
@@ -210,6 +221,11 @@ internal sealed class Connection : IAsyncDisposable
                 session.OnNotification(record);
                 return;
             case Xids.Ping:
+                if (pingsSent.TryDequeue(out var pingSentAt))
+                {
+                    Acknowledged(pingSentAt);
+                }
+
                 return;
             case Xids.Auth:
                 session.OnAuthReply(header.Err);
@@ -234,6 +250,8 @@ internal sealed class Connection : IAsyncDisposable
             session.ObserveZxid(header.Zxid);
         }
 
+        Acknowledged(packet.SentAt);
+
         try
         {
             session.OnReply(packet, header.Err, ref reader);
@@ -245,18 +263,29 @@ internal sealed class Connection : IAsyncDisposable
         }
     }
 
+    /// <summary>A reply to what was sent at <paramref name="sentAt"/>: the server heard us then, or later.</summary>
+    private void Acknowledged(long sentAt)
+    {
+        long seen;
+        while (sentAt > (seen = Interlocked.Read(ref lastAcknowledged)) && Interlocked.CompareExchange(ref lastAcknowledged, sentAt, seen) != seen)
+        {
+        }
+
+        session.Heard(sentAt);
+    }
+
     private async Task HeartbeatAsync(CancellationToken token)
     {
         // The Java client's rule: ping when half the read timeout passed without sending (less 1 s once idle for over 1 s),
-        // or after 10 s of not sending; declare the link dead after a whole read timeout without receiving.
+        // or after 10 s of not sending; declare the link dead after a whole read timeout in which nothing sent was answered.
         var tick = TimeSpan.FromMilliseconds(Math.Clamp(readTimeout.TotalMilliseconds / 10, 10, 500));
         using var timer = new PeriodicTimer(tick);
         while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
         {
-            var sinceReceive = Stopwatch.GetElapsedTime(Volatile.Read(ref lastReceive));
-            if (sinceReceive > readTimeout)
+            var sinceAcknowledged = Stopwatch.GetElapsedTime(Interlocked.Read(ref lastAcknowledged));
+            if (sinceAcknowledged > readTimeout)
             {
-                throw new TimeoutException($"Nothing heard from {Server} for {sinceReceive.TotalMilliseconds:0} ms (read timeout {readTimeout.TotalMilliseconds:0} ms).");
+                throw new TimeoutException($"Nothing sent to {Server} in the last {sinceAcknowledged.TotalMilliseconds:0} ms was answered (read timeout {readTimeout.TotalMilliseconds:0} ms).");
             }
 
             var idleSend = Stopwatch.GetElapsedTime(Volatile.Read(ref lastSend)).TotalMilliseconds;

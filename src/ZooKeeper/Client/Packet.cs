@@ -28,6 +28,9 @@ internal abstract class Packet
 
     public long StartedAt { get; }
 
+    /// <summary>When it was written to the connection (Stopwatch); its reply acknowledges that moment.</summary>
+    public long SentAt { get; set; }
+
     public int Xid { get; set; }
 
     public abstract bool IsCompleted { get; }
