@@ -15,6 +15,34 @@ public static class InventoryDatabase
         await context.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Gives the service role exactly what a replica needs and nothing more, in the database <paramref name="ownerConnectionString"/>
+    /// names (run as the schema's owner, after the migrations): read every table; record orders and update only their
+    /// decision columns; write ledger rows and audit rows but never change or delete them; update only the stock level; raise
+    /// the fence only through <c>fence_bump</c>. Whatever it held before is revoked first, so the grants are exactly these.
+    /// </summary>
+    public static async Task GrantServiceRoleAsync(string ownerConnectionString, string role, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(role);
+        var connection = new NpgsqlConnection(ownerConnectionString);
+        await using var scope = connection.ConfigureAwait(false);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var r = new NpgsqlCommandBuilder().QuoteIdentifier(role);
+        using var grant = new NpgsqlCommand($"""
+            REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {r};
+            REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {r};
+            REVOKE ALL ON FUNCTION fence_bump(bigint, bigint, text, text) FROM {r};
+            GRANT USAGE ON SCHEMA public TO {r};
+            GRANT SELECT ON stock, orders, inventory_commits, leader_fence, fence_rejections TO {r};
+            GRANT INSERT, UPDATE (status, reason, detail, decided_at) ON orders TO {r};
+            GRANT UPDATE (on_hand, updated_at) ON stock TO {r};
+            GRANT INSERT ON inventory_commits, fence_rejections TO {r};
+            GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {r};
+            GRANT EXECUTE ON FUNCTION fence_bump(bigint, bigint, text, text) TO {r};
+            """, connection);
+        await grant.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Adds <paramref name="quantity"/> units of each SKU (creating missing ones); initial grows with on_hand, so
     /// initial = on_hand + confirmed quantity keeps holding.</summary>
     public static async Task SeedStockAsync(NpgsqlDataSource dataSource, IEnumerable<string> skus, int quantity, CancellationToken cancellationToken = default)

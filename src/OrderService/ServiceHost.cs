@@ -23,7 +23,10 @@ public static class ServiceHost
         builder.Configuration.AddPipelineSources(args);
         builder.Services.AddPipelineServices(builder.Configuration);
         var pipeline = builder.Configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
-        builder.WebHost.UseUrls($"http://0.0.0.0:{pipeline.HttpPort}");
+        if (HttpEndpoint.DefaultUrls(builder.Configuration, pipeline) is { } urls)
+        {
+            builder.WebHost.UseUrls(urls);
+        }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = pipeline.ShutdownTimeout);
 
         var app = builder.Build();
@@ -41,7 +44,9 @@ public static class ServiceHost
             .Validate(o => o.RedriveAge > TimeSpan.Zero && o.RedriveInterval > TimeSpan.Zero, "Pipeline:RedriveAge and Pipeline:RedriveInterval must be positive.")
             .ValidateOnStart();
         services.AddOptions<ZooKeeperOptions>().Bind(configuration.GetSection(ZooKeeperOptions.Section)).ValidateDataAnnotations()
-            .Validate(o => o.SessionTimeout > TimeSpan.Zero, "ZooKeeper:SessionTimeout must be positive.").ValidateOnStart();
+            .Validate(o => o.SessionTimeout > TimeSpan.Zero, "ZooKeeper:SessionTimeout must be positive.")
+            .Validate(o => o.IdentityProblem() is null, "ZooKeeper identity: set ZooKeeper:DigestUser and ZooKeeper:DigestPassword, or ZooKeeper:AllowOpenElectionPath=true.")
+            .ValidateOnStart();
         services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
 
         var connectionString = configuration.InventoryConnectionString();

@@ -78,7 +78,8 @@ public class ChaosCluster : IAsyncLifetime
 
         var options = new ReplicaClusterOptions
         {
-            InventoryConnectionString = Database.ConnectionString,
+            InventoryConnectionString = Database.ServiceConnectionString,
+            InventoryOwnerConnectionString = Database.ConnectionString,
             RabbitMqUri = RabbitMq.AmqpUri,
             ZooKeeperConnectString = ZooKeeper.ConnectString,
             SessionTimeout = SessionTimeout,
@@ -175,7 +176,7 @@ public class ChaosCluster : IAsyncLifetime
         ["ZooKeeper__ConnectString"] = IsThroughFaultProxy(index) ? faultProxies[index].Endpoint : links[index].ZooKeeper.Endpoints,
         ["RabbitMq__Host"] = "127.0.0.1",
         ["RabbitMq__Port"] = links[index].RabbitMq.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["ConnectionStrings__Inventory"] = new NpgsqlConnectionStringBuilder(Database.ConnectionString)
+        ["ConnectionStrings__Inventory"] = new NpgsqlConnectionStringBuilder(Database.ServiceConnectionString)
         {
             Host = "127.0.0.1",
             Port = links[index].Postgres.Port,

@@ -21,6 +21,10 @@ public sealed class BadConfigurationTests(InventoryDatabaseFixture database, Rab
         ExpectFailureAsync(new() { ["RabbitMq__Password"] = "not-the-password" }, "RabbitMq");
 
     [Fact]
+    public Task No_ZooKeeper_identity_stops_the_replica_naming_ZooKeeper_DigestUser() =>
+        ExpectFailureAsync(new() { ["ZooKeeper__DigestUser"] = null, ["ZooKeeper__DigestPassword"] = null }, "ZooKeeper:DigestUser");
+
+    [Fact]
     public Task A_missing_connection_string_stops_the_replica_naming_ConnectionStrings_Inventory() =>
         ExpectFailureAsync(new() { ["ConnectionStrings__Inventory"] = "" }, "ConnectionStrings:Inventory");
 

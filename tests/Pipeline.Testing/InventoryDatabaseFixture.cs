@@ -10,7 +10,9 @@ namespace Pipeline.Testing;
 
 /// <summary>
 /// A database of its own for one test class, with the inventory schema: cloned from a template migrated once per set of
-/// migrations (the key is a hash of their ids, so a new migration makes a new template).
+/// migrations (the key is a hash of their ids, so a new migration makes a new template), the service role granted what a
+/// replica needs (<see cref="InventoryDatabase.GrantServiceRoleAsync"/>). Tests work as the owner
+/// (<see cref="PostgresDatabase.ConnectionString"/>); replicas run as the service role (<see cref="ServiceConnectionString"/>).
 /// </summary>
 public class InventoryDatabaseFixture : PostgresDatabase
 {
@@ -23,7 +25,15 @@ public class InventoryDatabaseFixture : PostgresDatabase
 
     private NpgsqlDataSource? dataSource;
 
-    protected override string TemplateKey => "inventory_" + Key.Value;
+    /// <summary>With the grants: a change of the grants must change the key too.</summary>
+    protected override string TemplateKey => "inventory_g1_" + Key.Value;
+
+    /// <summary>This database as the least-privilege service role, as replicas connect in production.</summary>
+    public string ServiceConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString)
+    {
+        Username = TestIdentities.ServiceRole,
+        Password = TestIdentities.ServiceRolePassword,
+    }.ConnectionString;
 
     /// <summary>A data source on this class's database with the commit path's settings.</summary>
     public NpgsqlDataSource DataSource => dataSource ??= InventoryDataSource.Create(ConnectionString);
@@ -31,8 +41,21 @@ public class InventoryDatabaseFixture : PostgresDatabase
     /// <summary>A data source with other committer settings (timeouts, test-only switches).</summary>
     public NpgsqlDataSource CreateDataSource(FencedCommitterOptions options) => InventoryDataSource.Create(ConnectionString, options);
 
-    protected override async Task InitializeTemplateAsync(NpgsqlConnection connection) =>
-        await InventoryDatabase.MigrateAsync(new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = connection.Database, Pooling = false }.ConnectionString).ConfigureAwait(false);
+    protected override async Task InitializeTemplateAsync(NpgsqlConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var template = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = connection.Database, Pooling = false }.ConnectionString;
+        await InventoryDatabase.MigrateAsync(template).ConfigureAwait(false);
+        try
+        {
+            await InventoryDatabase.GrantServiceRoleAsync(template, TestIdentities.ServiceRole).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedObject)
+        {
+            throw new InvalidOperationException(
+                $"The PostgreSQL role {TestIdentities.ServiceRole} is missing on {connection.Host}:{connection.Port}: `scripts/services up` provisions it.", ex);
+        }
+    }
 
     public override async Task DisposeAsync()
     {

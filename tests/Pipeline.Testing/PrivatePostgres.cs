@@ -121,7 +121,9 @@ public sealed class PrivatePostgres : IAsyncLifetime, IAsyncDisposable
         await using (var admin = new NpgsqlConnection(AdminConnectionString))
         {
             await admin.OpenAsync().ConfigureAwait(false);
-            await using var create = new NpgsqlCommand($"CREATE ROLE {UserName} LOGIN CREATEDB PASSWORD '{Password}'", admin);
+            await using var create = new NpgsqlCommand(
+                $"CREATE ROLE {UserName} LOGIN CREATEDB PASSWORD '{Password}'; " +
+                $"CREATE ROLE {TestIdentities.ServiceRole} LOGIN PASSWORD '{TestIdentities.ServiceRolePassword}'", admin);
             await create.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
 

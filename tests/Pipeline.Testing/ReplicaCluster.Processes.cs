@@ -8,7 +8,8 @@ public sealed partial class ReplicaCluster
     private static int hooked;
 
     /// <summary>The variables a replica (or a CLI verb) gets on top of this process's: the explicit sections, never the
-    /// PIPELINE_* service variables (they would point elsewhere), single-line timestamped logs, workstation GC.</summary>
+    /// PIPELINE_* service variables (they would point elsewhere), the least-privilege identities of <see cref="TestIdentities"/>,
+    /// single-line timestamped logs, workstation GC.</summary>
     public static Dictionary<string, string?> ServiceEnvironment(ReplicaClusterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -29,6 +30,9 @@ public sealed partial class ReplicaCluster
             ["RabbitMq__Username"] = Uri.UnescapeDataString(user[0]),
             ["RabbitMq__Password"] = user.Length > 1 ? Uri.UnescapeDataString(user[1]) : "",
             ["ConnectionStrings__Inventory"] = options.InventoryConnectionString,
+            ["ConnectionStrings__InventoryOwner"] = options.InventoryOwnerConnectionString,
+            ["ZooKeeper__DigestUser"] = TestIdentities.ZooKeeper.User,
+            ["ZooKeeper__DigestPassword"] = TestIdentities.ZooKeeper.Password,
             ["Logging__Console__FormatterName"] = "simple",
             ["Logging__Console__FormatterOptions__SingleLine"] = "true",
             ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",

@@ -6,7 +6,11 @@ namespace Pipeline.Testing;
 /// <summary>Where a cluster's replicas find their services (a test class's own database, virtual host and chroot) and how they run.</summary>
 public sealed class ReplicaClusterOptions
 {
+    /// <summary>The database as the service role the replicas run as.</summary>
     public required string InventoryConnectionString { get; init; }
+
+    /// <summary>The database as the schema's owner, for the verbs that need it (fence-reset, seed); null: none given.</summary>
+    public string? InventoryOwnerConnectionString { get; init; }
 
     /// <summary>AMQP URI with credentials and virtual host, as <see cref="RabbitMqVirtualHost.AmqpUri"/>.</summary>
     public required Uri RabbitMqUri { get; init; }
@@ -34,12 +38,18 @@ public sealed class ReplicaClusterOptions
     /// ConnectionStrings__Inventory through a per-replica <see cref="TcpProxy"/>. Null: every replica gets the same.</summary>
     public Func<int, IReadOnlyDictionary<string, string?>>? ReplicaEnvironment { get; init; }
 
-    public static ReplicaClusterOptions For(PostgresDatabase database, RabbitMqVirtualHost virtualHost, ZooKeeperChroot chroot)
+    public static ReplicaClusterOptions For(InventoryDatabaseFixture database, RabbitMqVirtualHost virtualHost, ZooKeeperChroot chroot)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(virtualHost);
         ArgumentNullException.ThrowIfNull(chroot);
-        return new() { InventoryConnectionString = database.ConnectionString, RabbitMqUri = virtualHost.AmqpUri, ZooKeeperConnectString = chroot.ConnectString };
+        return new()
+        {
+            InventoryConnectionString = database.ServiceConnectionString,
+            InventoryOwnerConnectionString = database.ConnectionString,
+            RabbitMqUri = virtualHost.AmqpUri,
+            ZooKeeperConnectString = chroot.ConnectString,
+        };
     }
 }
 

@@ -7,7 +7,8 @@ namespace Pipeline.Testing;
 /// <summary>
 /// A ZooKeeper subtree of its own for one test class, <c>/pipeline-tests/pt_{pid}_{random}</c>: clients made with
 /// <see cref="ConnectString"/> see it as "/" and cannot touch another class's nodes. Removed afterwards, with whatever
-/// orphans crashed runs left.
+/// orphans crashed runs left. Its own client authenticates as the replicas' identity (<see cref="TestIdentities.ZooKeeper"/>), so
+/// it can remove the election paths they made, which only that identity may write.
 /// </summary>
 public sealed class ZooKeeperChroot : IAsyncLifetime
 {
@@ -39,7 +40,7 @@ public sealed class ZooKeeperChroot : IAsyncLifetime
     {
         var services = await TestServices.GetAsync().ConfigureAwait(false);
         Servers = services.ZooKeeper.Split('/', 2)[0];
-        await using var admin = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = Servers }).ConfigureAwait(false);
+        await using var admin = await ConnectAdminAsync().ConfigureAwait(false);
         await RemoveOrphansOnceAsync(admin).ConfigureAwait(false);
         await admin.EnsurePathAsync(Path).ConfigureAwait(false);
     }
@@ -51,8 +52,15 @@ public sealed class ZooKeeperChroot : IAsyncLifetime
             return;
         }
 
-        await using var admin = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = Servers }).ConfigureAwait(false);
+        await using var admin = await ConnectAdminAsync().ConfigureAwait(false);
         await admin.DeleteRecursiveAsync(Path).ConfigureAwait(false);
+    }
+
+    private Task<ZooKeeperClient> ConnectAdminAsync()
+    {
+        var options = new ZooKeeperClientOptions { ConnectString = Servers };
+        options.Credentials.Add(TestIdentities.ZooKeeper);
+        return ZooKeeperClient.ConnectAsync(options);
     }
 
     private static async Task RemoveOrphansOnceAsync(ZooKeeperClient admin)

@@ -54,6 +54,7 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             options = new ReplicaClusterOptions
             {
                 InventoryConnectionString = options.InventoryConnectionString,
+                InventoryOwnerConnectionString = options.InventoryOwnerConnectionString,
                 RabbitMqUri = options.RabbitMqUri,
                 ZooKeeperConnectString = options.ZooKeeperConnectString,
                 SessionTimeout = sessionTimeout,

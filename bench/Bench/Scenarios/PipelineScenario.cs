@@ -51,7 +51,7 @@ public sealed class PipelineScenario : IScenario
             var hop = await CeilingsScenario.HopAsync(services.Broker, context.Quick ? 10_000 : 50_000, cancellationToken, hopMeter);
             var hopCpu = await hopMeter.StopAsync();
 
-            var cluster = services.CreateCluster(database.ConnectionString);
+            var cluster = services.CreateCluster(database.ServiceConnectionString);
             var clock = Stopwatch.StartNew();
             await cluster.StartAsync(Replicas);
             var leader = await cluster.LeaderAsync();

@@ -65,11 +65,9 @@ public sealed partial class FencedCommitter
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var connectionScope = connection.ConfigureAwait(false);
-        using var command = new NpgsqlCommand(Sql.FenceBump + " RETURNING generation, epoch", connection);
+        using var command = new NpgsqlCommand(Sql.FenceBump, connection);
         AddFenceParameters(command.Parameters, token, nodeId, resource);
-        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await using var readerScope = reader.ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
     }
 
     /// <summary>Decides every order of the batch, all-or-nothing per order, in message order, in one fenced transaction.</summary>
@@ -176,6 +174,7 @@ public sealed partial class FencedCommitter
         var earlier = new Dictionary<string, OrderDecision>(StringComparer.Ordinal);
         var onHand = new Dictionary<string, int>(StringComparer.Ordinal);
         var now = DateTimeOffset.UtcNow;
+        var fenced = false;
         var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
@@ -188,6 +187,9 @@ public sealed partial class FencedCommitter
 
                 switch (reader.GetName(0))
                 {
+                    case "fenced":
+                        fenced = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetBoolean(0);
+                        break;
                     case "order_id":
                         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                         {
@@ -225,7 +227,7 @@ public sealed partial class FencedCommitter
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
         }
 
-        return (fence.RecordsAffected == 1, earlier, onHand, now);
+        return (fenced, earlier, onHand, now);
     }
 
     private static async Task WriteAndCommitAsync(NpgsqlConnection connection, FenceToken token, string nodeId, CommitPlan plan,

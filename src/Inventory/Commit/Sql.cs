@@ -3,9 +3,10 @@ namespace Pipeline.Inventory.Commit;
 /// <summary>The commit path's statements, in one place. $1..$4 of the fence statements: generation, epoch, node, resource.</summary>
 internal static class Sql
 {
-    public const string FenceBump =
-        "UPDATE leader_fence SET generation = $1, epoch = $2, holder = $3, updated_at = now() " +
-        "WHERE resource = $4 AND (generation, epoch) <= ($1, $2)";
+    /// <summary>Raises the fence row to ($1, $2) if it holds no newer token, holding its lock to the end of the transaction;
+    /// one row, <c>fenced</c>: whether it did. A function owned by the schema's owner: the service role cannot update the
+    /// fence in any other way (migration FenceBumpFunction).</summary>
+    public const string FenceBump = "SELECT fence_bump($1, $2, $3, $4) AS fenced";
 
     public const string AuditRejection =
         "INSERT INTO fence_rejections (resource, node_id, generation, epoch, current_generation, current_epoch) " +

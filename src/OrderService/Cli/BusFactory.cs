@@ -12,12 +12,7 @@ internal static class BusFactory
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
         return Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
-            cfg.Host(rabbit.Host, (ushort)rabbit.Port, rabbit.VirtualHost, h =>
-            {
-                h.Username(rabbit.Username);
-                h.Password(rabbit.Password);
-                h.PublisherConfirmation = true;
-            });
+            cfg.ConfigureHost(rabbit);
             configure?.Invoke(cfg);
         });
     }

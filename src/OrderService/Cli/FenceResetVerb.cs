@@ -12,7 +12,8 @@ namespace Pipeline.OrderService.Cli;
 /// so the next leader of this election takes it and commits flow again.
 /// It is the one operation that lowers the fence, so it is guarded: it refuses unless the fence is ahead of the election,
 /// shows what it would do and applies it only with <c>--confirm</c>, moves the fence only if it still holds what was shown,
-/// and audits the move (operator, reason, both tokens) in fence_resets in the same statement. The operator must first make
+/// and audits the move (operator, reason, both tokens) in fence_resets in the same statement. It runs as the schema's owner
+/// (<c>ConnectionStrings:InventoryOwner</c>): the service role cannot move the fence but through <c>fence_bump</c>. The operator must first make
 /// sure no replica of the old election runs: a paused one could still commit with its old token after the reset.
 /// </summary>
 internal static class FenceResetVerb
@@ -30,7 +31,7 @@ internal static class FenceResetVerb
         }
 
         var target = await ElectionAsync(zk).ConfigureAwait(false);
-        await using var dataSource = InventoryDataSource.Create(configuration.InventoryConnectionString());
+        await using var dataSource = InventoryDataSource.Create(configuration.InventoryOwnerConnectionString());
         var administration = new FenceAdministration(dataSource);
         var fence = await administration.ReadAsync(resource).ConfigureAwait(false);
         Console.WriteLine($"fence {resource}: token {fence.Token}, held by {fence.Holder}, since {fence.UpdatedAt:u}");

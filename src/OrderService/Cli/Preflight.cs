@@ -43,6 +43,11 @@ public static class Preflight
         }
 
         var zk = configuration.GetSection(ZooKeeperOptions.Section).Get<ZooKeeperOptions>() ?? new ZooKeeperOptions();
+        if (zk.IdentityProblem() is { } problem)
+        {
+            throw new InvalidOperationException(problem);
+        }
+
         var client = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = zk.ConnectString, SessionTimeout = zk.SessionTimeout });
         await client.DisposeAsync();
     }

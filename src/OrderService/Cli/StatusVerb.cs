@@ -43,7 +43,7 @@ internal static class StatusVerb
         }
 
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        var factory = new ConnectionFactory { HostName = rabbit.Host, Port = rabbit.Port, VirtualHost = rabbit.VirtualHost, UserName = rabbit.Username, Password = rabbit.Password };
+        var factory = RabbitMqConnection.Factory(rabbit, "pipeline-status");
         await using (var connection = await factory.CreateConnectionAsync())
         {
             Console.WriteLine("queues:");

@@ -15,12 +15,14 @@ public static class Verbs
     public static IReadOnlyList<Verb> All { get; } =
     [
         new("run", "run a replica: intake on every replica, the commit endpoint on the elected leader; HTTP health, status, metrics", "[--Section:Key=value ...]", RunAsync),
-        new("migrate", "apply the database migrations (as the owner role); optionally grant the service role table access", "[--grant-to ROLE]", MigrateAsync),
-        new("seed", "add stock: N SKUs (SKU-00001 ...) with Q units each", "--skus N --stock Q", SeedAsync),
+        new("migrate", "apply the database migrations as the owner role; with --grant-to, give the service role what a replica needs", "[--grant-to ROLE]", MigrateAsync),
+        new("seed", "add stock (as the owner role): N SKUs (SKU-00001 ...) with Q units each", "--skus N --stock Q", SeedAsync),
         new("publish", "publish N orders as a storefront would, with a progress bar and a summary", "--orders N [--rate R] [--lines L] [--invalid-ratio X] [--skus N] [--prefix P]", Publisher.RunAsync),
         new("status", "who leads with which token, the candidates, queue depths, decided counts", "", StatusVerb.RunAsync),
         new("verify", "check the invariants in the database; exit 3 on any violation", "[--published IDS_FILE] [--not-drained]", VerifyAsync),
         new("watch", "print decisions (OrderConfirmed, OrderRejected) as they happen", "[--count N]", Watcher.RunAsync),
+        new("healthcheck", "exit 0 when the replica on this host is ready (its own /health/ready), 1 with the reason otherwise",
+            "[--timeout SECONDS]", HealthcheckVerb.RunAsync),
         new("fence-reset", "move a fence left ahead of the election (ensemble rebuilt, path moved) to the current leader's token; audited",
             "[--confirm --reason TEXT] [--operator NAME]", FenceResetVerb.RunAsync),
     ];
@@ -42,18 +44,12 @@ public static class Verbs
 
     private static async Task<int> MigrateAsync(CommandLine options, string[] args)
     {
-        var configuration = Configuration(args);
-        var owner = configuration.GetConnectionString("InventoryOwner") is { Length: > 0 } o ? o : configuration.InventoryConnectionString();
+        var owner = Configuration(args).InventoryOwnerConnectionString();
         await InventoryDatabase.MigrateAsync(owner);
         if (options.GetString("grant-to") is { Length: > 0 } role)
         {
-            await using var connection = new NpgsqlConnection(owner);
-            await connection.OpenAsync();
-            var quoted = new NpgsqlCommandBuilder().QuoteIdentifier(role);
-            await using var grant = new NpgsqlCommand(
-                $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}; GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}", connection);
-            await grant.ExecuteNonQueryAsync();
-            Console.WriteLine($"granted table access (no DDL) to {role}");
+            await InventoryDatabase.GrantServiceRoleAsync(owner, role);
+            Console.WriteLine($"granted {role} what a replica needs: no DDL, no deletes, no changes to the ledger, the audit or the fence");
         }
 
         Console.WriteLine("migrations applied");
@@ -64,7 +60,7 @@ public static class Verbs
     {
         var skus = options.GetInt("skus", 100, 1, 1_000_000);
         var stock = options.GetInt("stock", 1000, 0, 1_000_000_000);
-        await using var dataSource = InventoryDataSource.Create(Configuration(args).InventoryConnectionString());
+        await using var dataSource = InventoryDataSource.Create(Configuration(args).InventoryOwnerConnectionString());
         await InventoryDatabase.SeedStockAsync(dataSource, InventoryDatabase.SkuNames(skus), stock);
         Console.WriteLine($"seeded {skus} SKUs with {stock} units each");
         return 0;

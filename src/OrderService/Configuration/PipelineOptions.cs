@@ -68,10 +68,25 @@ public sealed class ZooKeeperOptions
     [Required]
     public string ElectionPath { get; set; } = "/pipeline/election/inventory-commit";
 
-    /// <summary>The service's digest identity: the election path is readable by anyone, writable only by it.</summary>
+    /// <summary>The service's digest identity: the election path is readable by anyone, writable only by it. Required unless
+    /// <see cref="AllowOpenElectionPath"/>.</summary>
     public string? DigestUser { get; set; }
 
     public string? DigestPassword { get; set; }
+
+    /// <summary>Run without an identity, on an election path anyone who reaches ZooKeeper can write (and so block or delete
+    /// every candidate's node). Off by default; an explicit choice for a trusted, isolated ensemble.</summary>
+    public bool AllowOpenElectionPath { get; set; }
+
+    /// <summary>Why these settings cannot run the election, or null.</summary>
+    public string? IdentityProblem() => (string.IsNullOrEmpty(DigestUser), string.IsNullOrEmpty(DigestPassword)) switch
+    {
+        (true, _) when AllowOpenElectionPath => null,
+        (true, _) => "ZooKeeper:DigestUser and ZooKeeper:DigestPassword are required: the election path is created writable only by that " +
+                     "identity (set ZooKeeper:AllowOpenElectionPath=true to run on a path anyone can write)",
+        (false, true) => "ZooKeeper:DigestPassword is required with ZooKeeper:DigestUser",
+        _ => DigestUser!.Contains(':', StringComparison.Ordinal) ? "ZooKeeper:DigestUser must not contain ':'" : null,
+    };
 }
 
 /// <summary>Section "RabbitMq".</summary>
@@ -93,17 +108,22 @@ public sealed class RabbitMqOptions
     [Required(ErrorMessage = "RabbitMq:Password is required.")]
     public string Password { get; set; } = "guest";
 
+    /// <summary>Connect with TLS (an <c>amqps://</c> URI sets it; the default port is then 5671). The server certificate
+    /// must be valid for <see cref="Host"/>.</summary>
+    public bool UseTls { get; set; }
+
     /// <summary>The AMQP heartbeat the bus requests; null keeps MassTransit's default. The broker drops a silent connection
     /// (and so moves a single active consumer on) after about two heartbeats: the SingleActiveConsumer benchmark sets 1 s so
     /// the peer detects a frozen consumer in about the 2 s our ZooKeeper session takes to expire.</summary>
     public TimeSpan? Heartbeat { get; set; }
 
-    /// <summary>Reads an AMQP URI (amqp://user:pass@host:port/vhost), as PIPELINE_RABBITMQ carries it.</summary>
+    /// <summary>Reads an AMQP URI (amqp://user:pass@host:port/vhost, or amqps:// for TLS), as PIPELINE_RABBITMQ carries it.</summary>
     public void ApplyUri(Uri uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        UseTls = uri.Scheme == "amqps";
         Host = uri.Host;
-        Port = uri.IsDefaultPort || uri.Port <= 0 ? 5672 : uri.Port;
+        Port = uri.IsDefaultPort || uri.Port <= 0 ? (UseTls ? 5671 : 5672) : uri.Port;
         var path = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
         VirtualHost = path.Length == 0 ? "/" : path;
         if (uri.UserInfo.Length > 0)

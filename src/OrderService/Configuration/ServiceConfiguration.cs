@@ -3,12 +3,21 @@ using Microsoft.Extensions.Configuration;
 namespace Pipeline.OrderService.Configuration;
 
 /// <summary>
-/// Configuration sources in order: appsettings.json, environment (Pipeline__NodeId=..., ZooKeeper__ConnectString=...),
-/// the PIPELINE_* service variables the scripts and tests export, then the command line (--ZooKeeper:ConnectString=...).
+/// Configuration sources, later ones win: appsettings.json; the PIPELINE_* service variables the scripts and tests export;
+/// the environment (Pipeline__NodeId=..., ZooKeeper__ConnectString=...); one file per setting in the secrets directory
+/// (<c>/run/secrets</c>, or <c>PIPELINE_SECRETS_DIRECTORY</c>: a file named <c>ConnectionStrings__Inventory</c> holds that
+/// setting, as Docker and Kubernetes secret volumes lay them out); then the command line (--ZooKeeper:ConnectString=...).
 /// </summary>
 public static class ServiceConfiguration
 {
-    public static void AddPipelineSources(this IConfigurationBuilder builder, string[] args)
+    public const string SecretsDirectoryVariable = "PIPELINE_SECRETS_DIRECTORY";
+
+    /// <summary>Where secrets are read from, one file per setting.</summary>
+    public static string SecretsDirectory => Environment.GetEnvironmentVariable(SecretsDirectoryVariable) is { Length: > 0 } d ? d : "/run/secrets";
+
+    public static void AddPipelineSources(this IConfigurationBuilder builder, string[] args) => builder.AddPipelineSources(args, SecretsDirectory);
+
+    internal static void AddPipelineSources(this IConfigurationBuilder builder, string[] args, string secretsDirectory)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var fromServices = new Dictionary<string, string?>();
@@ -36,7 +45,16 @@ public static class ServiceConfiguration
         // The explicit sections win over PIPELINE_*: re-add environment and command line after them.
         builder.AddInMemoryCollection(fromServices);
         builder.AddEnvironmentVariables();
+        builder.AddKeyPerFile(secretsDirectory, optional: true);
         builder.AddCommandLine(args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=', StringComparison.Ordinal)).ToArray());
+    }
+
+    /// <summary>The schema owner's connection string (<c>ConnectionStrings:InventoryOwner</c>, for migrations, stock and the fence
+    /// reset), else the service's.</summary>
+    public static string InventoryOwnerConnectionString(this IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return configuration.GetConnectionString("InventoryOwner") is { Length: > 0 } owner ? owner : configuration.InventoryConnectionString();
     }
 
     /// <summary>The inventory connection string, or a clear error naming the setting.</summary>

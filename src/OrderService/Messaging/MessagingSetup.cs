@@ -22,22 +22,15 @@ public static class MessagingSetup
     {
         services.AddMassTransit(x =>
         {
+            // MassTransit 8.5 reports usage to its vendor from every bus; nothing of this service phones home.
+            x.DisableUsageTelemetry();
             x.AddConsumer<OrderSubmittedConsumer>();
 
             // The commit consumer is registered but not configured on any endpoint: only the leader connects it, at runtime.
             x.AddConsumer<CommitInventoryConsumer>().ExcludeFromConfigureEndpoints();
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host(rabbit.Host, (ushort)rabbit.Port, rabbit.VirtualHost, h =>
-                {
-                    h.Username(rabbit.Username);
-                    h.Password(rabbit.Password);
-                    h.PublisherConfirmation = true;
-                    if (rabbit.Heartbeat is { } heartbeat)
-                    {
-                        h.Heartbeat(heartbeat);
-                    }
-                });
+                cfg.ConfigureHost(rabbit);
                 cfg.ReceiveEndpoint(Topology.IntakeQueue, e =>
                 {
                     // No Fault<OrderSubmitted> events: a delivery retried through a database outage is no failed order (a

@@ -21,15 +21,7 @@ public static class Topology
     public static async Task DeclareCommitQueueAsync(RabbitMqOptions rabbit, bool quorum, CancellationToken cancellationToken, bool singleActiveConsumer = false)
     {
         ArgumentNullException.ThrowIfNull(rabbit);
-        var factory = new ConnectionFactory
-        {
-            HostName = rabbit.Host,
-            Port = rabbit.Port,
-            VirtualHost = rabbit.VirtualHost,
-            UserName = rabbit.Username,
-            Password = rabbit.Password,
-            ClientProvidedName = "pipeline-topology",
-        };
+        var factory = RabbitMqConnection.Factory(rabbit, "pipeline-topology");
         await using var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.ExchangeDeclareAsync(CommitQueue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
