@@ -155,3 +155,28 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201171907_FenceBumpFunction') THEN
+    CREATE OR REPLACE FUNCTION fence_bump(p_generation bigint, p_epoch bigint, p_holder text, p_resource text)
+    RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    BEGIN
+        UPDATE leader_fence SET generation = p_generation, epoch = p_epoch, holder = p_holder, updated_at = now()
+        WHERE resource = p_resource AND (generation, epoch) <= (p_generation, p_epoch);
+        RETURN FOUND;
+    END $$;
+    REVOKE ALL ON FUNCTION fence_bump(bigint, bigint, text, text) FROM PUBLIC;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201171907_FenceBumpFunction') THEN
+    INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+    VALUES ('20261201171907_FenceBumpFunction', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+
