@@ -22,7 +22,7 @@ internal static class ContainerServices
             .WithPortBinding(15672, true)
             .Build();
         var zookeeper = new ContainerBuilder("zookeeper:3.8")
-            .WithEnvironment("ZOO_4LW_COMMANDS_WHITELIST", "ruok,srvr,stat,mntr")
+            .WithEnvironment("ZOO_4LW_COMMANDS_WHITELIST", "ruok,srvr")
             .WithEnvironment("ZOO_TICK_TIME", "500")
             .WithPortBinding(2181, true)
             .WithWaitStrategy(Wait.ForUnixContainer().UntilMessageIsLogged("binding to port"))

@@ -159,7 +159,7 @@ public class ZooKeeperEnsemble : IAsyncLifetime
             $"clientPort={server.ClientPort}",
             "clientPortAddress=127.0.0.1",
             "maxClientCnxns=0",
-            "4lw.commands.whitelist=ruok,srvr,stat,mntr,cons",
+            "4lw.commands.whitelist=ruok,srvr",
             "admin.enableServer=false",
         };
         if (Size > 1)

@@ -24,11 +24,11 @@ internal sealed class CommitDatabase : IAsyncDisposable
     /// <summary>The new database's connection string (the services' one with Database replaced).</summary>
     public string ConnectionString { get; }
 
-    /// <summary>$PIPELINE_POSTGRES (set by `scripts/services env`), else the local default.</summary>
+    /// <summary>$PIPELINE_POSTGRES (set by `scripts/services env`), else scripts/services' default: its own cluster on 5433.</summary>
     public static string ServicesConnectionString =>
         Environment.GetEnvironmentVariable("PIPELINE_POSTGRES") is { Length: > 0 } pg
             ? pg
-            : "Host=127.0.0.1;Port=5432;Username=pipeline;Password=pipeline;Database=pipeline";
+            : "Host=127.0.0.1;Port=5433;Username=pipeline;Password=pipeline;Database=pipeline";
 
     public static async Task<CommitDatabase> CreateAsync(string servicesConnectionString, CancellationToken cancellationToken)
     {
