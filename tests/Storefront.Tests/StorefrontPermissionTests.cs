@@ -176,6 +176,9 @@ public sealed class StorefrontPermissionTests : IAsyncLifetime
     private static async Task<StartedBus> StartedBusAsync(Uri amqp, Action<IRabbitMqBusFactoryConfigurator> configure)
     {
         var user = amqp.UserInfo.Split(':', 2);
+
+        // A Bus.Factory bus has no DisableUsageTelemetry(): MassTransit reads this variable instead, and nothing may phone home.
+        Environment.SetEnvironmentVariable("MASSTRANSIT_USAGE_TELEMETRY", "false");
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host(amqp.Host, (ushort)amqp.Port, Uri.UnescapeDataString(amqp.AbsolutePath.TrimStart('/')), h =>
