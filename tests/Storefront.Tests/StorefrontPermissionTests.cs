@@ -49,7 +49,7 @@ public sealed class StorefrontPermissionTests : IAsyncLifetime
     [Fact]
     public async Task The_storefront_user_publishes_an_order_and_consumes_its_decisions_with_MassTransit()
     {
-        await using var intake = await StartedBusAsync(virtualHost.AmqpUri, cfg => cfg.ReceiveEndpoint("order-intake", e =>
+        await using var intake = await StartedBus.StartAsync(virtualHost.AmqpUri, Wait, cfg => cfg.ReceiveEndpoint("order-intake", e =>
         {
             e.Handler<OrderSubmitted>(async context =>
             {
@@ -71,7 +71,7 @@ public sealed class StorefrontPermissionTests : IAsyncLifetime
         }
 
         // The sample's endpoint, as the sample configures it (samples/Storefront/Program.cs).
-        await using var shop = await StartedBusAsync(storefront.AmqpUri, cfg => cfg.ReceiveEndpoint("storefront-permission-test", e =>
+        await using var shop = await StartedBus.StartAsync(storefront.AmqpUri, Wait, cfg => cfg.ReceiveEndpoint("storefront-permission-test", e =>
         {
             e.PublishFaults = false;
             e.Handler<OrderConfirmed>(c => { Got(c.Message.OrderId, c.Message); return Task.CompletedTask; });
@@ -171,44 +171,5 @@ public sealed class StorefrontPermissionTests : IAsyncLifetime
             return Task.CompletedTask;
         };
         return closed.Task;
-    }
-
-    private static async Task<StartedBus> StartedBusAsync(Uri amqp, Action<IRabbitMqBusFactoryConfigurator> configure)
-    {
-        var user = amqp.UserInfo.Split(':', 2);
-
-        // A Bus.Factory bus has no DisableUsageTelemetry(): MassTransit reads this variable instead, and nothing may phone home.
-        Environment.SetEnvironmentVariable("MASSTRANSIT_USAGE_TELEMETRY", "false");
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
-        {
-            cfg.Host(amqp.Host, (ushort)amqp.Port, Uri.UnescapeDataString(amqp.AbsolutePath.TrimStart('/')), h =>
-            {
-                h.Username(Uri.UnescapeDataString(user[0]));
-                h.Password(Uri.UnescapeDataString(user[1]));
-                h.PublisherConfirmation = true;
-            });
-            configure(cfg);
-        });
-        try
-        {
-            using var start = new CancellationTokenSource(Wait);
-            await bus.StartAsync(start.Token);
-            await Eventually.TrueAsync(() => Task.FromResult(bus.CheckHealth().Status == BusHealthStatus.Healthy), Wait, $"the bus of {user[0]} to be healthy");
-            return new StartedBus(bus);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            var health = bus.CheckHealth();
-            await bus.StopAsync(CancellationToken.None);
-            throw new InvalidOperationException($"the bus of {user[0]} did not start: {health.Status} {health.Description}", ex);
-        }
-    }
-
-    /// <summary>A started bus that stops when disposed.</summary>
-    private sealed class StartedBus(IBusControl bus) : IAsyncDisposable
-    {
-        public IBus Bus => bus;
-
-        public async ValueTask DisposeAsync() => await bus.StopAsync(CancellationToken.None);
     }
 }
