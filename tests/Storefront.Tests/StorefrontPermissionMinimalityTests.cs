@@ -68,7 +68,8 @@ public sealed class StorefrontPermissionMinimalityTests
 
         if (!endpointStarts)
         {
-            await StartedBus.StartFaultedAsync(user.AmqpUri, StartWait, cfg => ConfigureEndpoint(cfg, queue));
+            var fault = await StartedBus.StartFaultedAsync(user.AmqpUri, StartWait, cfg => ConfigureEndpoint(cfg, queue));
+            Assert.True(Describe(fault).Contains("ACCESS_REFUSED", StringComparison.Ordinal), $"the endpoint faulted, but not for ACCESS_REFUSED: {fault}");
             return;
         }
 
@@ -88,6 +89,18 @@ public sealed class StorefrontPermissionMinimalityTests
             e.Handler<OrderRejected>(_ => Task.CompletedTask);
             e.Handler<OrderIdConflict>(_ => Task.CompletedTask);
         });
+
+    /// <summary>The exception's messages, outer to inner.</summary>
+    private static string Describe(Exception? exception)
+    {
+        var messages = new List<string>();
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            messages.Add(e.Message);
+        }
+
+        return string.Join(" / ", messages);
+    }
 
     private static RabbitMqPermissions Without(string permission, string removed)
     {
