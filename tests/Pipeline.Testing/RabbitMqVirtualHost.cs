@@ -86,7 +86,8 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
         }
     }
 
-    private static HttpClient CreateManagementClient(Uri management)
+    /// <summary>An HTTP client on the management API with its credentials.</summary>
+    internal static HttpClient CreateManagementClient(Uri management)
     {
         var client = new HttpClient { BaseAddress = new UriBuilder(management) { UserName = "", Password = "", Path = "/" }.Uri, Timeout = TimeSpan.FromSeconds(30) };
         var credentials = Uri.UnescapeDataString(management.UserInfo);
@@ -96,9 +97,9 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
 
     private static string VhostPath(string name) => "api/vhosts/" + Uri.EscapeDataString(name);
 
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+    internal static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, string what)
+    internal static async Task EnsureSuccessAsync(HttpResponseMessage response, string what)
     {
         if (!response.IsSuccessStatusCode)
         {
