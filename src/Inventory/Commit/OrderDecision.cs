@@ -22,7 +22,8 @@ public sealed record OrderDecision
 
     public bool AlreadyDecided { get; init; }
 
-    /// <summary>Orders whose id is unusable (null, empty, too long) are decided Invalid without any row: there is no key to write.</summary>
+    /// <summary>False for an order without a usable id (<see cref="OrderValidation.IsUsableId"/>): it is decided Invalid without
+    /// any row, since there is no key to write.</summary>
     public bool Recorded { get; init; } = true;
 
     public override string ToString() =>

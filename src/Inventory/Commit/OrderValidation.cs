@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using Pipeline.Contracts;
 
@@ -23,9 +24,9 @@ public static class OrderValidation
     public const int MaxStoredRejectedLines = 100;
 
     /// <summary>Whether <paramref name="orderId"/> can key an order row: non-blank, at most <see cref="MaxIdLength"/>
-    /// characters, printable. An order without one cannot be recorded, decided or announced under its id.</summary>
-    public static bool IsUsableId(string? orderId) =>
-        !string.IsNullOrWhiteSpace(orderId) && orderId.Length <= MaxIdLength && IsPrintable(orderId);
+    /// characters, printable. An order without one cannot be recorded, decided or announced under its id. This is the one
+    /// statement of the rule: intake, commit, the CLI and the tests call it rather than repeat it.</summary>
+    public static bool IsUsableId([NotNullWhen(true)] string? orderId) => IdProblem(orderId) is null;
 
     /// <summary>The lines merged by SKU in first-seen order, or why the order is invalid (the reason quotes the sent values
     /// only in <see cref="Printable"/> form, so it can be stored and logged).</summary>
@@ -133,6 +134,7 @@ public static class OrderValidation
     public static IReadOnlyList<OrderLine> StoredForm(IReadOnlyList<OrderLine>? lines) =>
         [.. (lines ?? []).Take(MaxStoredRejectedLines).Select(l => new OrderLine { Sku = Printable(l?.Sku, MaxSkuLength), Quantity = l?.Quantity ?? 0 })];
 
+    /// <summary>Why <paramref name="orderId"/> is not usable, or null when it is (see <see cref="IsUsableId"/>).</summary>
     private static string? IdProblem(string? orderId)
     {
         if (string.IsNullOrWhiteSpace(orderId))

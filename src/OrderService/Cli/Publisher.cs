@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using MassTransit;
 using Pipeline.Contracts;
 using Pipeline.Inventory;
+using Pipeline.Inventory.Commit;
 
 namespace Pipeline.OrderService.Cli;
 
@@ -16,6 +18,12 @@ internal static class Publisher
         var invalidRatio = options.GetDouble("invalid-ratio", 0, 0, 1);
         var skus = options.GetInt("skus", 100, 1, 1_000_000);
         var prefix = options.GetString("prefix") ?? $"o-{Guid.NewGuid().ToString("N")[..6]}";
+        if (!OrderValidation.IsUsableId(OrderId(prefix, count - 1)))
+        {
+            // Refused here rather than published: the intake parks every order without a usable id in order-intake_error.
+            throw new ArgumentException($"--prefix '{OrderValidation.Printable(prefix, 40)}' makes order ids the intake cannot record (see OrderValidation.IsUsableId).");
+        }
+
         var idsFile = options.GetString("ids-file");
         var random = new Random(options.GetInt("seed", Environment.TickCount));
         var skuNames = InventoryDatabase.SkuNames(skus).ToArray();
@@ -42,8 +50,8 @@ internal static class Publisher
                     }
                 }
 
-                var order = NewOrder($"{prefix}-{i:0000000}", random, skuNames, lines, random.NextDouble() < invalidRatio);
-                if (order.Lines.Count == 0 || order.Lines.Any(l => l.Quantity <= 0))
+                var order = NewOrder(OrderId(prefix, i), random, skuNames, lines, random.NextDouble() < invalidRatio);
+                if (OrderValidation.Validate(order.OrderId, order.CustomerId, order.Lines).Problem is not null)
                 {
                     invalid++;
                 }
@@ -87,6 +95,8 @@ internal static class Publisher
             inFlight.Release();
         }
     }
+
+    private static string OrderId(string prefix, int index) => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{index:0000000}");
 
     private static OrderSubmitted NewOrder(string id, Random random, string[] skus, int lines, bool invalid)
     {

@@ -61,7 +61,7 @@ public sealed class BadInputTests(InventoryDatabaseFixture db) : IClassFixture<I
         Assert.Equal(1, await CountAsync(db, "inventory_commits", $"order_id = '{id}' AND outcome = 'Rejected' AND reason = 'Invalid' AND detail = '{decisions[1].Detail!.Replace("'", "''", StringComparison.Ordinal)}'"));
     }
 
-    public static TheoryData<string> UnusableIds => new() { "null", "empty", "whitespace", "201-chars" };
+    public static TheoryData<string> UnusableIds => new() { "null", "empty", "whitespace", "too-long" };
 
     [Theory]
     [MemberData(nameof(UnusableIds))]
@@ -69,24 +69,24 @@ public sealed class BadInputTests(InventoryDatabaseFixture db) : IClassFixture<I
     {
         var sku = $"BI-id-{kind}";
         await SeedAsync(db, 10, sku);
-        var id = kind switch { "null" => null!, "empty" => "", "whitespace" => "   ", "201-chars" => new string('x', 201), _ => throw new ArgumentOutOfRangeException(nameof(kind)) };
+        var id = kind switch { "null" => null!, "empty" => "", "whitespace" => "   ", "too-long" => new string('x', OrderValidation.MaxIdLength + 1), _ => throw new ArgumentOutOfRangeException(nameof(kind)) };
         var committer = await CommitterAsync(db);
         var ledgerBefore = await CountAsync(db, "inventory_commits");
 
         var decisions = await committer.CommitAsync(Token, "n1", [Order(id, (sku, 1)), Order($"bi-id-{kind}-ok", (sku, 1))]);
 
         Assert.Equal((false, RejectionReason.Invalid, false), (decisions[0].Confirmed, decisions[0].Reason, decisions[0].Recorded));
-        Assert.Equal(kind == "201-chars" ? "the order id is longer than 200 characters" : "the order id is missing", decisions[0].Detail);
+        Assert.Equal(kind == "too-long" ? $"the order id is longer than {OrderValidation.MaxIdLength} characters" : "the order id is missing", decisions[0].Detail);
         Assert.True(decisions[1].Confirmed);
         Assert.Equal(9, await OnHandAsync(db, sku));
         Assert.Equal(ledgerBefore + 1, await CountAsync(db, "inventory_commits"));
     }
 
     [Fact]
-    public async Task An_id_of_exactly_200_characters_is_usable()
+    public async Task An_id_of_exactly_the_maximum_length_is_usable()
     {
         await SeedAsync(db, 1, "BI-200");
-        var id = new string('y', 200);
+        var id = new string('y', OrderValidation.MaxIdLength);
         var decision = (await (await CommitterAsync(db)).CommitAsync(Token, "n1", [Order(id, ("BI-200", 1))])).Single();
         Assert.True(decision.Confirmed && decision.Recorded);
         Assert.Equal(1, await CountAsync(db, "inventory_commits", $"order_id = '{id}' AND outcome = 'Confirmed'"));
