@@ -1,9 +1,8 @@
 using System.Text;
-using Pipeline.Testing;
 using Pipeline.ZooKeeper.Client;
 using Pipeline.ZooKeeper.Protocol;
 
-namespace Pipeline.ZooKeeper.Tests;
+namespace Pipeline.Testing.Tests;
 
 /// <summary>The per-class chroot isolates: what one class creates another does not see, and the fixture removes it all.</summary>
 public sealed class ChrootFixtureTests(ZooKeeperChroot chroot) : IClassFixture<ZooKeeperChroot>

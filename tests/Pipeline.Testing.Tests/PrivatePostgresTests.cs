@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using Npgsql;
 using Pipeline.Contracts;
+using Pipeline.Inventory;
 using Pipeline.Inventory.Commit;
-using Pipeline.Testing;
 using Xunit.Abstractions;
-using static Pipeline.Inventory.Tests.Commit.CommitTestKit;
 
-namespace Pipeline.Inventory.Tests;
+namespace Pipeline.Testing.Tests;
 
 /// <summary>
 /// The private PostgreSQL server of the fault suite: it holds a migrated inventory database, keeps committed data across
@@ -61,7 +60,7 @@ public sealed class PrivatePostgresTests(PrivatePostgres server, ITestOutputHelp
     public async Task Data_committed_before_a_restart_is_there_after_it(PostgresShutdown how)
     {
         var sku = $"PP-restart-{how}";
-        await SeedAsync(db, 7, sku);
+        await SeedAsync(7, sku);
         var before = server.ProcessId;
 
         var clock = Stopwatch.StartNew();
@@ -79,9 +78,9 @@ public sealed class PrivatePostgresTests(PrivatePostgres server, ITestOutputHelp
     public async Task A_fenced_commit_fails_clearly_while_the_server_is_down_and_succeeds_after_the_restart_on_the_same_data_source(PostgresShutdown how)
     {
         var sku = $"PP-commit-{how}";
-        await SeedAsync(db, 10, sku);
+        await SeedAsync(10, sku);
         await using var dataSource = db.CreateDataSource(new FencedCommitterOptions());
-        var committer = await CommitterAsync(db, dataSource: dataSource);
+        var committer = new FencedCommitter(dataSource, new FencedCommitterOptions());
         Assert.True((await committer.CommitAsync(Token, "n1", [Order($"pp-{how}-1", (sku, 1))]))[0].Confirmed);
         await WarmPoolAsync(dataSource, 4);
 
@@ -149,6 +148,11 @@ public sealed class PrivatePostgresTests(PrivatePostgres server, ITestOutputHelp
         Assert.DoesNotContain(seen, ProcessTable.IsAlive);
         Assert.False(Directory.Exists(own.Directory), $"{own.Directory} is deleted");
     }
+
+    private static CommitInventory Order(string id, (string Sku, int Quantity) line) =>
+        new() { OrderId = id, Lines = [new OrderLine { Sku = line.Sku, Quantity = line.Quantity }] };
+
+    private Task SeedAsync(int quantity, string sku) => InventoryDatabase.SeedStockAsync(db.DataSource, [sku], quantity);
 
     /// <summary>Reads over a connection of its own, so the answer does not depend on what the pools did with the restart.</summary>
     private async Task<int?> ReadOnHandAsync(string sku)

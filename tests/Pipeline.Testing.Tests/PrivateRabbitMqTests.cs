@@ -3,11 +3,10 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using MassTransit;
-using Pipeline.Testing;
 using RabbitMQ.Client;
 using Xunit.Abstractions;
 
-namespace Pipeline.OrderService.Tests;
+namespace Pipeline.Testing.Tests;
 
 /// <summary>
 /// The private RabbitMQ node the fault suite restarts under load: durable data survives a graceful restart and a kill,
