@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Pipeline.Testing;
 
 namespace Pipeline.Storefront.Tests;
 
@@ -28,7 +29,7 @@ public sealed partial class DocumentationTests
             .Select(m => m.Groups["target"].Value)
             .Where(t => !t.Contains("://", StringComparison.Ordinal) && !t.StartsWith('#') && !t.StartsWith("mailto:", StringComparison.Ordinal))
             .Select(t => t.Split('#')[0])
-            .Where(t => Path.GetFullPath(Path.Combine(folder, t)) is var full && (!full.StartsWith(RepositoryFiles.Root, StringComparison.Ordinal) || !(File.Exists(full) || Directory.Exists(full))))
+            .Where(t => Path.GetFullPath(Path.Combine(folder, t)) is var full && (!full.StartsWith(RepositoryRoot.Folder, StringComparison.Ordinal) || !(File.Exists(full) || Directory.Exists(full))))
             .ToList();
 
         Assert.True(broken.Count == 0, $"{document}: links that do not resolve inside the repository: {string.Join(", ", broken)}");

@@ -9,10 +9,7 @@ internal static class RepositoryFiles
     public const string Definitions = "deploy/rabbitmq/definitions.json";
     public const string StorefrontDoc = "docs/STOREFRONT.md";
 
-    /// <summary>The folder that holds Pipeline.sln, found upwards from the test assembly.</summary>
-    public static string Root { get; } = FindRoot();
-
-    public static string PathOf(string relative) => Path.Combine(Root, relative);
+    public static string PathOf(string relative) => RepositoryRoot.PathOf(relative);
 
     public static string Read(string relative) => File.ReadAllText(PathOf(relative));
 
@@ -23,16 +20,5 @@ internal static class RepositoryFiles
         var entry = definitions.RootElement.GetProperty("permissions").EnumerateArray()
             .Single(p => p.GetProperty("user").GetString() == user && p.GetProperty("vhost").GetString() == "/");
         return new RabbitMqPermissions(entry.GetProperty("configure").GetString()!, entry.GetProperty("write").GetString()!, entry.GetProperty("read").GetString()!);
-    }
-
-    private static string FindRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Pipeline.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new DirectoryNotFoundException($"no Pipeline.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -70,7 +70,7 @@ internal static class SampleStorefront
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
         var tried = new[] { configuration, configuration == "Debug" ? "Release" : "Debug" }
-            .Select(c => Path.Combine(RepositoryFiles.Root, "samples", "Storefront", "bin", c, "net10.0", DllName)).ToList();
+            .Select(c => Path.Combine(RepositoryRoot.Folder, "samples", "Storefront", "bin", c, "net10.0", DllName)).ToList();
         return tried.FirstOrDefault(File.Exists)
             ?? throw new FileNotFoundException($"{DllName} not found in {string.Join(", ", tried)}: build samples/Storefront (building this test project does).");
     }

@@ -1,5 +1,6 @@
 using k8s;
 using k8s.Models;
+using Pipeline.Testing;
 
 namespace Pipeline.OrderService.Tests.Deployment;
 
@@ -13,7 +14,7 @@ public sealed class DeploymentManifests : IAsyncLifetime
 
     public const string Base = "base";
 
-    public static string Folder { get; } = Path.Combine(RepositoryRoot(), "deploy", "kubernetes");
+    public static string Folder { get; } = RepositoryRoot.PathOf("deploy/kubernetes");
 
     /// <summary>Each folder holding a kustomization.yaml, relative to deploy/kubernetes with '/' separators.</summary>
     public static IReadOnlyList<string> Kustomized { get; } =
@@ -108,7 +109,7 @@ public sealed class DeploymentManifests : IAsyncLifetime
 
     private static Dictionary<string, string> ReadImageEnvironment()
     {
-        var dockerfile = Path.Combine(RepositoryRoot(), "src", "OrderService", "Dockerfile");
+        var dockerfile = RepositoryRoot.PathOf("src/OrderService/Dockerfile");
         var instructions = File.ReadAllText(dockerfile).Replace("\\\n", " ", StringComparison.Ordinal).Split('\n')
             .Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
         var lastStage = instructions.FindLastIndex(l => l.StartsWith("FROM ", StringComparison.OrdinalIgnoreCase));
@@ -126,15 +127,4 @@ public sealed class DeploymentManifests : IAsyncLifetime
     }
 
     private static string Relative(string path) => Path.GetRelativePath(Folder, path).Replace(Path.DirectorySeparatorChar, '/');
-
-    private static string RepositoryRoot()
-    {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Pipeline.sln")))
-        {
-            root = root.Parent;
-        }
-
-        return root?.FullName ?? throw new InvalidOperationException($"no Pipeline.sln above {AppContext.BaseDirectory}");
-    }
 }
