@@ -1,5 +1,5 @@
-using Npgsql;
 using Pipeline.Inventory.Commit;
+using Pipeline.Inventory.Status;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Messaging;
 using Pipeline.ZooKeeper.Client;
@@ -63,13 +63,16 @@ internal static class StatusVerb
         }
 
         await using var dataSource = InventoryDataSource.Create(configuration.InventoryConnectionString());
-        await using var command = dataSource.CreateCommand(
-            "SELECT status, count(*) FROM orders GROUP BY status UNION ALL SELECT 'fence ' || generation || ':' || epoch || ' held by ' || holder, 0 FROM leader_fence ORDER BY 1");
-        await using var reader = await command.ExecuteReaderAsync();
+        var database = await new InventoryStatusReader(dataSource).ReadAsync();
         Console.WriteLine("database:");
-        while (await reader.ReadAsync())
+        foreach (var (status, count) in database.OrdersByStatus)
         {
-            Console.WriteLine(reader.GetString(0).StartsWith("fence", StringComparison.Ordinal) ? $"  {reader.GetString(0)}" : $"  {reader.GetString(0),-10} {reader.GetInt64(1),8}");
+            Console.WriteLine($"  {status,-10} {count,8}");
+        }
+
+        foreach (var fence in database.Fences)
+        {
+            Console.WriteLine($"  fence {fence.Resource} {fence.Token} held by {fence.Holder}");
         }
 
         return 0;
