@@ -67,10 +67,10 @@ public static class MessagingSetup
         return services;
     }
 
-    /// <summary>The leader's inventory-commit endpoint: two batches of deliveries in flight (the <see cref="CommitBatcher"/>
-    /// groups them into one transaction at a time), so the next batch fills while the deliveries of the last one publish
-    /// their decisions and are acknowledged (with one batch in flight, commits and publishes took turns: leader-drain);
-    /// prefetch four batches; retries only for transient database errors.</summary>
+    /// <summary>The leader's inventory-commit endpoint: two batches of deliveries in flight, prefetch four batches, retries
+    /// only for transient database errors. Two batches so that committing and publishing overlap: the next batch fills while
+    /// the deliveries of the last one publish their decisions and are acknowledged (the <see cref="CommitBatcher"/> still
+    /// commits one transaction at a time).</summary>
     /// <param name="warmUp">The standby's warm-up copy (<see cref="Leadership.CommitPathWarmUp"/>): a temporary queue
     /// (transient, auto-delete, never quorum) without the message-type bindings, so nothing but the warm-up reaches it.</param>
     public static void ConfigureCommitEndpoint(IBusRegistrationContext context, IReceiveEndpointConfigurator cfg, PipelineOptions pipeline, bool warmUp = false)
