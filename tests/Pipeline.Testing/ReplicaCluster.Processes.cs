@@ -84,15 +84,9 @@ public sealed partial class ReplicaCluster
             return here;
         }
 
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Pipeline.sln")))
-        {
-            root = root.Parent;
-        }
-
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
         var tried = new[] { configuration, configuration == "Debug" ? "Release" : "Debug" }
-            .Select(c => Path.Combine(root?.FullName ?? ".", "src", "OrderService", "bin", c, "net10.0", name)).ToList();
+            .Select(c => RepositoryRoot.PathOf($"src/OrderService/bin/{c}/net10.0/{name}")).ToList();
         return tried.FirstOrDefault(File.Exists)
             ?? throw new FileNotFoundException($"{name} not found beside the tests ({here}) nor in {string.Join(", ", tried)}: build src/OrderService or reference it from the test project.");
     }

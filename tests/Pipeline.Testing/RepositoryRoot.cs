@@ -4,7 +4,10 @@ namespace Pipeline.Testing;
 /// check files of the repository (manifests, documents, generated scripts) against the code.</summary>
 public static class RepositoryRoot
 {
-    public static string Folder { get; } = Find();
+    private static string? folder;
+
+    /// <summary>The root; found on first use, so a test that never needs it never fails for want of it.</summary>
+    public static string Folder => folder ??= Find();
 
     /// <summary>The full path of <paramref name="relative"/> (with '/' separators) under the root.</summary>
     public static string PathOf(string relative) => Path.Combine(Folder, relative);

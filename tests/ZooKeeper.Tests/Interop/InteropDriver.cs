@@ -30,15 +30,7 @@ internal static class InteropDriver
 
     private static string FindSource()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
-            {
-                var source = Path.Combine(dir.FullName, "tests", "ZooKeeper.Tests", "Interop", "java", MainClass + ".java");
-                return File.Exists(source) ? source : throw new FileNotFoundException($"The Java interop driver is missing at {source}.", source);
-            }
-        }
-
-        throw new InvalidOperationException($"No Pipeline.sln above {AppContext.BaseDirectory}: cannot locate Interop/java/{MainClass}.java.");
+        var source = RepositoryRoot.PathOf($"tests/ZooKeeper.Tests/Interop/java/{MainClass}.java");
+        return File.Exists(source) ? source : throw new FileNotFoundException($"The Java interop driver is missing at {source}.", source);
     }
 }
