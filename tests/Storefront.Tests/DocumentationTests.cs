@@ -1,10 +1,12 @@
 using System.Text.RegularExpressions;
+using Pipeline.Inventory.Commit;
 using Pipeline.Testing;
 
 namespace Pipeline.Storefront.Tests;
 
 /// <summary>The storefront documentation agrees with the repository: the permission regexes it shows are those of
-/// deploy/rabbitmq/definitions.json, and every relative link resolves to a file or folder of the repository.</summary>
+/// deploy/rabbitmq/definitions.json, the order-id limit it states is the validator's, and every relative link resolves to a
+/// file or folder of the repository.</summary>
 public sealed partial class DocumentationTests
 {
     [Theory]
@@ -18,6 +20,15 @@ public sealed partial class DocumentationTests
         Assert.True(rows.Count > 0, $"{RepositoryFiles.StorefrontDoc} has no rabbitmqctl set_permissions line for {user}");
         Assert.All(rows, row => Assert.Equal(permissions, new Pipeline.Testing.RabbitMqPermissions(row.Groups["configure"].Value, row.Groups["write"].Value, row.Groups["read"].Value)));
     }
+
+    /// <summary>The documents can only restate <see cref="OrderValidation.IsUsableId"/>'s length limit, so it is checked here.</summary>
+    [Theory]
+    [InlineData(RepositoryFiles.StorefrontDoc)]
+    [InlineData("src/Contracts/README.md")]
+    [InlineData("src/Contracts/OrderMessages.cs")]
+    [InlineData("docs/ARCHITECTURE.md")]
+    public void The_documented_order_id_limit_is_the_validators(string document) =>
+        Assert.Contains($"1 to {OrderValidation.MaxIdLength} characters", RepositoryFiles.Read(document), StringComparison.Ordinal);
 
     [Theory]
     [InlineData(RepositoryFiles.StorefrontDoc)]
