@@ -150,15 +150,25 @@ public sealed class PrivateRabbitMqTests(PrivateRabbitMq broker, ITestOutputHelp
 
     private static async Task PublishAndReceiveAsync(IBus bus, ConcurrentDictionary<Guid, bool> received, string when)
     {
-        // A fresh id per attempt: an attempt that timed out may still have reached the queue, and only a confirmed one counts.
-        var published = await Eventually.GetAsync<object>(async () =>
+        // A fresh probe per attempt, each given a few seconds to arrive: a publish confirmed while the endpoint is still
+        // re-binding its queue after the broker came back is routed nowhere (a binding the broker had not written to disk
+        // before a kill -9 is gone until the endpoint declares it again), so one confirmed publish proves nothing yet.
+        await Eventually.TrueAsync(async () =>
         {
             var id = Guid.NewGuid();
-            using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await bus.Publish(new PrivateRabbitMqProbe(id), attempt.Token);
-            return id;
-        }, Bounded, $"a confirmed publish {when}", TimeSpan.FromMilliseconds(200));
-        await Eventually.TrueAsync(() => Task.FromResult(received.ContainsKey((Guid)published)), Bounded, $"the probe published {when} to be consumed");
+            using (var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+            {
+                await bus.Publish(new PrivateRabbitMqProbe(id), attempt.Token);
+            }
+
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (!received.ContainsKey(id) && waited.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50));
+            }
+
+            return received.ContainsKey(id);
+        }, TimeSpan.FromSeconds(60), $"a probe published {when} to be consumed", TimeSpan.FromMilliseconds(200));
     }
 
     private static string CommandLine(int pid)

@@ -60,24 +60,45 @@ public sealed class StorefrontPermissionMinimalityTests
     [MemberData(nameof(Removals))]
     public async Task Without_any_one_part_the_sample_configuration_fails(string permission, string removed, bool endpointStarts)
     {
-        await using var virtualHost = new DisposableVirtualHost();
-        await virtualHost.Host.InitializeAsync();
         var reduced = Without(permission, removed);
-        await using var user = await RabbitMqUser.CreateAsync(virtualHost.Host, "reduced", reduced);
         const string queue = "storefront-minimality";
 
         if (!endpointStarts)
         {
-            var fault = await StartedBus.StartFaultedAsync(user.AmqpUri, StartWait, cfg => ConfigureEndpoint(cfg, queue));
+            var fault = await RefusedEndpointFaultAsync(reduced, queue);
             Assert.True(Describe(fault).Contains("ACCESS_REFUSED", StringComparison.Ordinal), $"the endpoint faulted, but not for ACCESS_REFUSED: {fault}");
             return;
         }
 
+        await using var virtualHost = new DisposableVirtualHost();
+        await virtualHost.Host.InitializeAsync();
+        await using var user = await RabbitMqUser.CreateAsync(virtualHost.Host, "reduced", reduced);
         await using var bus = await StartedBus.StartAsync(user.AmqpUri, StartWait, cfg => ConfigureEndpoint(cfg, queue));
         using var publish = new CancellationTokenSource(PublishWait);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => bus.Bus.Publish(
             new OrderSubmitted { OrderId = "minimality-1", CustomerId = "c", Lines = [new OrderLine { Sku = "SKU-1", Quantity = 1 }], SubmittedAt = DateTimeOffset.UtcNow },
             publish.Token));
+    }
+
+    /// <summary>The fault of the sample's endpoint started as a user with <paramref name="reduced"/> permissions, in a fresh
+    /// virtual host; up to three attempts, each in a virtual host of its own, because MassTransit was seen (about once in ten
+    /// runs) to leave a refused endpoint "not started" without reporting its fault. An attempt counts only when it shows the
+    /// refusal itself: a configuration the broker allows never faults and fails all three.</summary>
+    private static async Task<Exception> RefusedEndpointFaultAsync(RabbitMqPermissions reduced, string queue)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var virtualHost = new DisposableVirtualHost();
+            await virtualHost.Host.InitializeAsync();
+            await using var user = await RabbitMqUser.CreateAsync(virtualHost.Host, "reduced", reduced);
+            try
+            {
+                return await StartedBus.StartFaultedAsync(user.AmqpUri, StartWait, cfg => ConfigureEndpoint(cfg, queue));
+            }
+            catch (TimeoutException) when (attempt < 3)
+            {
+            }
+        }
     }
 
     /// <summary>The sample's receive endpoint (samples/Storefront/Program.cs): the three decision events, no fault events.</summary>
