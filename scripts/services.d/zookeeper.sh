@@ -117,8 +117,10 @@ zk_wait() {
     for i in "$@"; do
       dir=$(zk_server_dir "$n" "$i")
       port=$(zk_client_port "$i")
-      pid=$(zk_pid "$dir")
-      [[ -n $pid ]] || fail "zookeeper ($(zk_label "$n" "$i"))" "$dir/zookeeper.log" "process exited during startup"
+      # Right after the spawn the pid's command line may still be the forking shell's, not java's (seen on a busy
+      # machine): check plain liveness while waiting, as for RabbitMQ.
+      pid=$(read_pid "$dir/zookeeper.pid")
+      pid_alive "$pid" || fail "zookeeper ($(zk_label "$n" "$i"))" "$dir/zookeeper.log" "process exited during startup"
       if zk_imok "$port" && { ((need_mode == 0)) || [[ -n $(zk_mode "$port") ]]; }; then continue; fi
       pending+=("$i")
     done
