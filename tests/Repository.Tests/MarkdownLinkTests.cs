@@ -29,10 +29,16 @@ public sealed partial class MarkdownLinkTests
                     continue;
                 }
 
+                // A link to another folder is written from the repository root (/deploy/README.md), as GitHub resolves it:
+                // a ../ link reads as one that leaves the repository.
                 var path = Uri.UnescapeDataString(target.Split('#', 2)[0].Split('?', 2)[0]);
-                var resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, path));
+                var resolved = Path.GetFullPath(path.StartsWith('/') ? Path.Combine(root, path.TrimStart('/')) : Path.Combine(Path.GetDirectoryName(file)!, path));
                 var relative = Path.GetRelativePath(root, resolved);
-                if (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+                if (path.Split('/').Contains(".."))
+                {
+                    dead.Add($"{Path.GetRelativePath(root, file)}: {target} climbs with ../; write it from the repository root (/{relative})");
+                }
+                else if (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
                 {
                     dead.Add($"{Path.GetRelativePath(root, file)}: {target} leaves the repository");
                 }
