@@ -11,6 +11,25 @@ public static class ProcessTable
     /// <summary>True while <paramref name="pid"/> exists and is not a zombie.</summary>
     public static bool IsAlive(int pid) => TryReadStat(pid) is { } stat && stat.State is not ('Z' or 'X');
 
+    /// <summary>True once every thread of <paramref name="pid"/> is stopped (state T): kill(SIGSTOP) returns before the threads
+    /// have stopped, and a thread still running may answer a request sent right after it.</summary>
+    public static bool IsStopped(int pid)
+    {
+        string[] threads;
+        try
+        {
+            threads = Directory.GetDirectories(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/task"));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+
+        return threads.Length > 0 && threads.All(thread =>
+            int.TryParse(Path.GetFileName(thread), NumberStyles.None, CultureInfo.InvariantCulture, out var tid) &&
+            (TryReadStat(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/task/{tid}/stat")) is not { } stat || stat.State is 'T' or 't'));
+    }
+
     /// <summary>The live direct children of <paramref name="pid"/>.</summary>
     public static IReadOnlyList<int> ChildrenOf(int pid)
     {
@@ -27,12 +46,14 @@ public static class ProcessTable
         return children;
     }
 
-    private static (char State, int ParentId)? TryReadStat(int pid)
+    private static (char State, int ParentId)? TryReadStat(int pid) => TryReadStat(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+
+    private static (char State, int ParentId)? TryReadStat(string path)
     {
         string text;
         try
         {
-            text = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+            text = File.ReadAllText(path);
         }
         catch (IOException)
         {

@@ -311,8 +311,23 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
     private void Signal(int index, int signal, bool paused)
     {
         var replica = replicas[index];
-        Signals.Send(replica.Pid ?? throw new InvalidOperationException($"{replica} is not running"), signal);
+        var pid = replica.Pid ?? throw new InvalidOperationException($"{replica} is not running");
+        Signals.Send(pid, signal);
         replica.IsPaused = paused;
+        if (signal == Signals.Stop)
+        {
+            // A pause counts from when the process stands still, not from when the signal was sent.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!ProcessTable.IsStopped(pid))
+            {
+                if (clock.Elapsed > TimeSpan.FromSeconds(5))
+                {
+                    throw new TimeoutException($"{replica} did not stop within 5 s of SIGSTOP");
+                }
+
+                Thread.Sleep(1);
+            }
+        }
     }
 
     [GeneratedRegex(@"ElectionCandidate\[\d+\] (\S+) leads with token (\d+):(\d+)")]
