@@ -1,44 +1,73 @@
 using MassTransit;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using Pipeline.Inventory.Commit;
 using Pipeline.Inventory.Intake;
+using Pipeline.OrderService.Commit;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Http;
-using Pipeline.OrderService.Leadership;
 using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Telemetry;
 using Pipeline.ZooKeeper.Recipes;
 
 namespace Pipeline.OrderService;
 
-/// <summary>The <c>run</c> verb: the replica as a web host (health, status, metrics) around the bus and the leadership service.</summary>
+/// <summary>The <c>run</c> verb: the replica as a web host (health, status, metrics) around the bus and the commit authority.</summary>
 public static class ServiceHost
 {
-    public static WebApplication Build(string[] args)
+    /// <summary>Configuration sections only the test and benchmark replica host reads; the product refuses to start with them.</summary>
+    private static readonly string[] ReplicaHostSections = ["FaultInjection", "Comparison"];
+
+    public static WebApplication Build(string[] args) => Build(args, replicaHost: null);
+
+    /// <summary>The replica; <paramref name="replicaHost"/> (the test and benchmark host only) changes its services after
+    /// the product's: fault-injection hooks, another <see cref="ICommitAuthority"/>.</summary>
+    internal static WebApplication Build(string[] args, Action<IServiceCollection, IConfiguration>? replicaHost)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddPipelineSources(args);
+        if (replicaHost is null)
+        {
+            RefuseReplicaHostSettings(builder.Configuration);
+        }
+
         builder.Services.AddPipelineServices(builder.Configuration);
+        replicaHost?.Invoke(builder.Services, builder.Configuration);
         var pipeline = builder.Configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
         if (HttpEndpoint.DefaultUrls(builder.Configuration, pipeline) is { } urls)
         {
             builder.WebHost.UseUrls(urls);
         }
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = pipeline.ShutdownTimeout);
 
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = pipeline.ShutdownTimeout);
         var app = builder.Build();
         app.MapPipelineEndpoints();
         return app;
+    }
+
+    /// <summary>Fault injection and the benchmark's comparison peer exist only in the test and benchmark replica host: a
+    /// production start with any of their settings present stops here, before anything connects, naming the setting.</summary>
+    internal static void RefuseReplicaHostSettings(IConfiguration configuration)
+    {
+        var found = configuration.AsEnumerable()
+            .Where(kv => kv.Value is not null)
+            .Select(kv => kv.Key)
+            .Where(key => ReplicaHostSections.Any(section => key.StartsWith(section + ":", StringComparison.OrdinalIgnoreCase)))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (found.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"Refusing to start: {string.Join(", ", found)} {(found.Count == 1 ? "is a setting" : "are settings")} of the test and benchmark replica host " +
+                "(fault injection, the comparison peer), not of the product; remove it from the environment and the configuration.");
+        }
     }
 
     /// <summary>Everything a replica runs, with options validated at start (a wrong setting stops the host with its name).</summary>
     public static IServiceCollection AddPipelineServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)).ValidateDataAnnotations()
-            .Validate(o => Enum.IsDefined(o.CommitMode), "Pipeline:CommitMode must be Fenced or SingleActiveConsumer.")
             .Validate(o => o.CommitEndpointStopTimeout > TimeSpan.Zero && o.CommitEndpointStopTimeout < o.ShutdownTimeout,
                 "Pipeline:CommitEndpointStopTimeout must be positive and below Pipeline:ShutdownTimeout.")
             .Validate(o => o.RedriveAge > TimeSpan.Zero && o.RedriveInterval > TimeSpan.Zero, "Pipeline:RedriveAge and Pipeline:RedriveInterval must be positive.")
@@ -51,47 +80,34 @@ public static class ServiceHost
 
         var connectionString = configuration.InventoryConnectionString();
         var pipeline = configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
-        var singleActiveConsumer = pipeline.CommitMode == CommitMode.SingleActiveConsumer;
         var committerOptions = new FencedCommitterOptions();
         configuration.GetSection("Commit").Bind(committerOptions);
-
-        // The comparison mode has no election, so no token the fence could rank: commits are not checked at all.
-        committerOptions.TestOnlyDisableFenceCheck |= singleActiveConsumer;
         services.AddSingleton(committerOptions);
         services.AddSingleton(_ => InventoryDataSource.Create(connectionString, committerOptions));
         services.AddSingleton(sp => new FencedCommitter(sp.GetRequiredService<NpgsqlDataSource>(), committerOptions, sp.GetRequiredService<ILogger<FencedCommitter>>()));
         services.AddSingleton(sp => new OrderIntakeStore(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(sp => new UndecidedOrders(sp.GetRequiredService<NpgsqlDataSource>()));
-        services.AddSingleton<FenceStatus>();
         services.AddSingleton(sp => new FenceAdministration(sp.GetRequiredService<NpgsqlDataSource>()));
-        services.AddSingleton<CommitEndpointChannels>();
-        services.AddSingleton<UndecidedOrderRedrive>();
-        services.AddSingleton<CommitLease>();
-        services.AddSingleton<ConsumerActivation>();
+        services.AddSingleton<FenceStatus>();
+        services.AddSingleton<CommitEndpoint>();
         services.AddSingleton<CommitBatcher>();
         services.AddSingleton<CommitPathWarmUp>();
         services.AddSingleton<PipelineMetrics>();
-        services.AddSingleton<LeadershipService>();
 
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        if (singleActiveConsumer)
-        {
-            // Before the bus starts: the queue must exist with its single-active-consumer argument before intake sends.
-            services.AddHostedService<SingleActiveConsumerMode>();
-        }
-
         services.AddPipelineMessaging(rabbit, pipeline);
-        var health = services.AddHealthChecks();
-        if (!singleActiveConsumer)
-        {
-            // Registered after the bus: hosted services stop in reverse order, so a graceful stop stops the commit endpoint
-            // and resigns first (the successor leads at once), and only then stops intake and the bus.
-            services.AddHostedService(sp => sp.GetRequiredService<LeadershipService>());
-            health.AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"]);
-            health.AddCheck<FenceHealthCheck>("fence", tags: ["ready"]);
-        }
 
-        health.AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        // Who may commit, in one place: the ZooKeeper election's leader, fenced by Postgres. Registered after the bus: hosted
+        // services stop in reverse order, so a graceful stop stops the commit endpoint and resigns first (the successor
+        // leads at once), and only then stops intake and the bus.
+        services.AddSingleton<FencedLeadership>();
+        services.AddSingleton<ICommitAuthority>(sp => sp.GetRequiredService<FencedLeadership>());
+        services.AddHostedService(sp => sp.GetRequiredService<ICommitAuthority>());
+        services.AddHostedService<UndecidedOrderRedrive>();
+        services.AddHealthChecks()
+            .AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"])
+            .AddCheck<FenceHealthCheck>("fence", tags: ["ready"])
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(PipelineMetrics.MeterName, "MassTransit", Pipeline.ZooKeeper.Client.ZooKeeperMetrics.MeterName, "Pipeline.Election")
             .AddPrometheusExporter());
@@ -99,23 +115,9 @@ public static class ServiceHost
     }
 }
 
-/// <summary>The SingleActiveConsumer comparison mode at start: says loudly what it is and declares the commit queue with the
-/// single-active-consumer argument (commands sent before any consumer is active wait there).</summary>
-public sealed class SingleActiveConsumerMode(IOptions<RabbitMqOptions> rabbit, IOptions<PipelineOptions> pipeline, ILogger<SingleActiveConsumerMode> logger) : IHostedService
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        logger.LogWarning("Pipeline:CommitMode=SingleActiveConsumer: commits are UNFENCED (no election, no fence check); a paused " +
-                          "ex-consumer can commit after its successor. For benchmarks only, never in production.");
-        await Topology.DeclareCommitQueueAsync(rabbit.Value, pipeline.Value.QuorumQueues, cancellationToken, singleActiveConsumer: true).ConfigureAwait(false);
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
-
 /// <summary>Ready only while the election can work: a candidate loop that runs, a ZooKeeper session that serves, and no
 /// error the candidate cannot get past (a wrong identity, an unreachable ensemble), whose reason the check reports.</summary>
-public sealed class ZooKeeperHealthCheck(LeadershipService leadership) : IHealthCheck
+public sealed class ZooKeeperHealthCheck(FencedLeadership leadership) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(leadership.Candidate switch

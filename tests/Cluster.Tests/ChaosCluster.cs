@@ -187,22 +187,23 @@ public class ChaosCluster : IAsyncLifetime
 /// <summary>Scenario 3, pause inside the open transaction: each commit holds the fence row for 1 s before it writes.</summary>
 public sealed class DelayInsideTransactionCluster : ChaosCluster
 {
-    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Commit__TestOnlyDelayInsideTransaction"] = "00:00:01" };
+    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["FaultInjection__PauseInsideTransaction"] = "00:00:01" };
 }
 
 /// <summary>Scenario 3, pause before the transaction: each commit waits 1 s with its batch in hand before it begins.</summary>
 public sealed class DelayBeforeTransactionCluster : ChaosCluster
 {
-    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Commit__TestOnlyDelayBeforeTransaction"] = "00:00:01" };
+    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["FaultInjection__PauseBeforeTransaction"] = "00:00:01" };
 }
 
-/// <summary>The control: scenario 3 (delay before the transaction) with the fence check disabled; the checker must object.</summary>
+/// <summary>The control: scenario 3 (delay before the transaction) with every replica presenting a forged token to the fence,
+/// which therefore refuses nothing; the checker must object.</summary>
 public sealed class FenceDisabledCluster : ChaosCluster
 {
     protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
-        ["Commit__TestOnlyDelayBeforeTransaction"] = "00:00:01",
-        ["Commit__TestOnlyDisableFenceCheck"] = "true",
+        ["FaultInjection__PauseBeforeTransaction"] = "00:00:01",
+        ["FaultInjection__ForgeFenceToken"] = "true",
     };
 }
 

@@ -4,8 +4,9 @@ namespace Pipeline.Cluster.Tests;
 
 /// <summary>
 /// The control that proves the suite can fail: scenario 3 (the leader frozen with a batch in hand before its transaction)
-/// on replicas running with Commit__TestOnlyDisableFenceCheck=true. The woken ex-leader commits its batch under its old
-/// token after the successor's commits, and the checker must report it (invariant 4: tokens not non-decreasing in commit
+/// on replicas (in Pipeline.ReplicaHost) with FaultInjection__ForgeFenceToken=true: each presents a forged token to the fence,
+/// which judges it like any other and so refuses nothing. The woken ex-leader commits its batch under its old token (the
+/// ledger records the real one) after the successor's commits, and the checker must report it (invariant 4: tokens not non-decreasing in commit
 /// order). The same fault with the fence on (<see cref="PauseBeforeTransactionTests"/>) ends in a fence rejection instead.
 /// </summary>
 [Collection(ChaosCollection.Name)]

@@ -28,6 +28,15 @@ public sealed class BadConfigurationTests(InventoryDatabaseFixture database, Rab
     public Task A_missing_connection_string_stops_the_replica_naming_ConnectionStrings_Inventory() =>
         ExpectFailureAsync(new() { ["ConnectionStrings__Inventory"] = "" }, "ConnectionStrings:Inventory");
 
+    [Fact]
+    public Task A_fault_injection_setting_stops_the_product_naming_it() =>
+        ExpectFailureAsync(new() { ["FaultInjection__ForgeFenceToken"] = "true" }, "FaultInjection:ForgeFenceToken is a setting of the test and benchmark replica host");
+
+    [Fact]
+    public Task The_comparison_peer_setting_stops_the_product_naming_it() =>
+        ExpectFailureAsync(new() { ["Comparison__SingleActiveConsumer"] = "true", ["FaultInjection__PauseBeforeTransaction"] = "00:00:01" },
+            "Comparison:SingleActiveConsumer, FaultInjection:PauseBeforeTransaction are settings of the test and benchmark replica host");
+
     private async Task ExpectFailureAsync(Dictionary<string, string?> wrong, string setting)
     {
         var environment = ReplicaCluster.ServiceEnvironment(ReplicaClusterOptions.For(database, virtualHost, chroot));

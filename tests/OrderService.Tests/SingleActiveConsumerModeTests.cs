@@ -4,8 +4,9 @@ using Pipeline.Testing;
 
 namespace Pipeline.OrderService.Tests;
 
-/// <summary>The benchmark's comparison mode (Pipeline:CommitMode=SingleActiveConsumer) runs at all: two replicas without an
-/// election start, RabbitMQ picks one consumer, every order is decided, all under one activation token (generation 0).</summary>
+/// <summary>The failover benchmark's comparison peer (Pipeline.ReplicaHost with Comparison:SingleActiveConsumer) runs at all:
+/// two replicas without an election start, RabbitMQ picks one consumer, every order is decided, all under one activation
+/// token (generation 0).</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class SingleActiveConsumerModeTests
 {
@@ -19,7 +20,8 @@ public sealed class SingleActiveConsumerModeTests
         {
             await Task.WhenAll(database.InitializeAsync(), virtualHost.InitializeAsync(), chroot.InitializeAsync());
             var options = ReplicaClusterOptions.For(database, virtualHost, chroot);
-            options.ExtraEnvironment["Pipeline__CommitMode"] = "SingleActiveConsumer";
+            options.ExtraEnvironment["Comparison__SingleActiveConsumer"] = "true";
+            options.ExtraEnvironment["FaultInjection__ForgeFenceToken"] = "true";
             await using var cluster = new ReplicaCluster(options);
             await cluster.StartAsync(2);
             await using var bus = await OrderBus.StartAsync(virtualHost.AmqpUri);

@@ -75,9 +75,18 @@ public sealed partial class ReplicaCluster
 
     /// <summary>Pipeline.OrderService.dll beside the tests (a ProjectReference copies it with its runtimeconfig), else the
     /// service's own build output under the repository root, same configuration first.</summary>
-    public static string FindServiceDll()
+    public static string FindServiceDll() => FindDll("Pipeline.OrderService.dll", "src/OrderService");
+
+    /// <summary>Pipeline.ReplicaHost.dll, found like <see cref="FindServiceDll"/>: the product's run with the settings only the
+    /// test and benchmark host reads (FaultInjection__*, Comparison__*), which the product refuses.</summary>
+    public static string FindReplicaHostDll() => FindDll("Pipeline.ReplicaHost.dll", "tests/ReplicaHost");
+
+    /// <summary>True when <paramref name="environment"/> holds a setting only the replica host reads.</summary>
+    public static bool NeedsReplicaHost(IEnumerable<KeyValuePair<string, string?>> environment) =>
+        environment.Any(kv => kv.Value is not null && (kv.Key.StartsWith("FaultInjection__", StringComparison.Ordinal) || kv.Key.StartsWith("Comparison__", StringComparison.Ordinal)));
+
+    private static string FindDll(string name, string project)
     {
-        const string name = "Pipeline.OrderService.dll";
         var here = Path.Combine(AppContext.BaseDirectory, name);
         if (File.Exists(here) && File.Exists(Path.ChangeExtension(here, ".runtimeconfig.json")))
         {
@@ -86,9 +95,9 @@ public sealed partial class ReplicaCluster
 
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
         var tried = new[] { configuration, configuration == "Debug" ? "Release" : "Debug" }
-            .Select(c => RepositoryRoot.PathOf($"src/OrderService/bin/{c}/net10.0/{name}")).ToList();
+            .Select(c => RepositoryRoot.PathOf($"{project}/bin/{c}/net10.0/{name}")).ToList();
         return tried.FirstOrDefault(File.Exists)
-            ?? throw new FileNotFoundException($"{name} not found beside the tests ({here}) nor in {string.Join(", ", tried)}: build src/OrderService or reference it from the test project.");
+            ?? throw new FileNotFoundException($"{name} not found beside the tests ({here}) nor in {string.Join(", ", tried)}: build {project} or reference it from the test project.");
     }
 
     private static Process Launch(string dll, string log, IDictionary<string, string?> environment, IEnumerable<string> args)

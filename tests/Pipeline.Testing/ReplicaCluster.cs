@@ -115,7 +115,8 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
         {
             environment[name] = value;
         }
-        replica.Process = Launch(dll, replica.LogPath, environment, ["run"]);
+        var host = options.ServiceDll is null && NeedsReplicaHost(environment) ? FindReplicaHostDll() : dll;
+        replica.Process = Launch(host, replica.LogPath, environment, ["run"]);
         if (waitReady)
         {
             await WaitReadyAsync(index).ConfigureAwait(false);

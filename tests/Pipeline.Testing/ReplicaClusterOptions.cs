@@ -31,7 +31,7 @@ public sealed class ReplicaClusterOptions
     /// <summary>How long one replica may take to start and report ready (a liveness guard, generous for loaded machines).</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
-    /// <summary>More variables for every replica (e.g. Commit__TestOnlyDelayInsideTransaction); a null value removes one.</summary>
+    /// <summary>More variables for every replica (e.g. FaultInjection__PauseInsideTransaction, which starts the replica in Pipeline.ReplicaHost); a null value removes one.</summary>
     public IDictionary<string, string?> ExtraEnvironment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
 
     /// <summary>Variables for one replica (by index), applied last at each start: e.g. its own ZooKeeper__ConnectString and

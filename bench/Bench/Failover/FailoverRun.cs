@@ -62,7 +62,9 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             };
             if (peer)
             {
-                options.ExtraEnvironment["Pipeline__CommitMode"] = "SingleActiveConsumer";
+                // The comparison peer (Pipeline.ReplicaHost): RabbitMQ picks the consumer, and nothing checks its tokens.
+                options.ExtraEnvironment["Comparison__SingleActiveConsumer"] = "true";
+                options.ExtraEnvironment["FaultInjection__ForgeFenceToken"] = "true";
 
                 // The broker drops a silent connection after about two heartbeats: 1 s heartbeats give the peer about the
                 // 2 s our session timeout gives us to notice a frozen process.
@@ -74,7 +76,7 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
                 options.ExtraEnvironment["Pipeline__QuorumQueues"] = "true";
             }
 
-            options.ExtraEnvironment["Commit__TestOnlyDelayBeforeTransaction"] = "00:00:01";
+            options.ExtraEnvironment["FaultInjection__PauseBeforeTransaction"] = "00:00:01";
             cluster = new ReplicaCluster(options);
             Console.WriteLine($"  [{mode}] starting {Replicas} replicas (logs in {cluster.LogDirectory})");
             await cluster.StartAsync(Replicas);
@@ -121,7 +123,7 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             }
 
             // Phase 2: without the delay, graceful stops and kills.
-            options.ExtraEnvironment.Remove("Commit__TestOnlyDelayBeforeTransaction");
+            options.ExtraEnvironment.Remove("FaultInjection__PauseBeforeTransaction");
             await Task.WhenAll(cluster.Replicas.Where(r => r.IsRunning).Select(r => cluster.StopGracefullyAsync(r.Index)));
             await cluster.StartAsync(Replicas);
             await NextCommitAsync(DateTimeOffset.UtcNow, null, TimeSpan.FromSeconds(60), cancellationToken);

@@ -64,8 +64,8 @@ public sealed class FailoverScenario : IScenario
             string.Create(CultureInfo.InvariantCulture, $"commit endpoints torn down after their stop timeout (deliveries held from the successor meanwhile): ours {ours.EndpointsTornDown}."),
             ..Examples("ours", ours), ..Examples("peer", peer),
             "failover: fault to the first ledger row of another replica (inventory_commits.committed_at, the commit transaction's start; node_id). " +
-            "SIGSTOP rounds run with Commit:TestOnlyDelayBeforeTransaction = 1 s on both sides (the pause lands with a batch in hand), so their times include up to 1 s of it.",
-            "peer: Pipeline:CommitMode=SingleActiveConsumer (no election, fence check disabled, token 0:<unix ms of the activation>), RabbitMQ heartbeat 1 s (the broker drops a silent connection after about 2 s, like our 2 s session).",
+            "SIGSTOP rounds run with FaultInjection:PauseBeforeTransaction = 1 s on both sides (the pause lands with a batch in hand), so their times include up to 1 s of it.",
+            "peer: Pipeline.ReplicaHost with Comparison:SingleActiveConsumer (no election; FaultInjection:ForgeFenceToken, so the fence refuses nothing; token 0:<unix ms of the activation>), RabbitMQ heartbeat 1 s (the broker drops a silent connection after about 2 s, like our 2 s session).",
             $"chart: {Path.GetFileName(png)}; replica logs: {ours.LogDirectory}, {peer.LogDirectory}.",
         ];
 

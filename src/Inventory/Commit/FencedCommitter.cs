@@ -19,55 +19,23 @@ public sealed partial class FencedCommitter
     private readonly NpgsqlDataSource dataSource;
     private readonly FencedCommitterOptions options;
     private readonly ILogger logger;
+    private readonly CommitHooks hooks;
 
     public FencedCommitter(NpgsqlDataSource dataSource, FencedCommitterOptions? options = null, ILogger<FencedCommitter>? logger = null)
+        : this(dataSource, options, logger, CommitHooks.None)
+    {
+    }
+
+    /// <summary>A committer with fault-injection <paramref name="hooks"/>: for the test and benchmark hosts only.</summary>
+    internal FencedCommitter(NpgsqlDataSource dataSource, FencedCommitterOptions? options, ILogger<FencedCommitter>? logger, CommitHooks hooks)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentNullException.ThrowIfNull(hooks);
         this.dataSource = dataSource;
         this.options = options ?? new FencedCommitterOptions();
         this.options.Validate();
         this.logger = logger ?? NullLogger<FencedCommitter>.Instance;
-        if (this.options.TestOnlyDisableFenceCheck)
-        {
-            this.logger.LogCritical("TEST ONLY: the fence check is DISABLED; stale leaders can commit. Never run this in production.");
-        }
-    }
-
-    /// <summary>The new leader's immediate fence bump. Refused (with the fence's current token) when the fence has already
-    /// seen a newer token: we must not lead.</summary>
-    public async Task<FenceAcquisition> AcquireFenceAsync(FenceToken token, string nodeId, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(nodeId);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                if (await BumpFenceAsync(token, nodeId, options.Resource, cancellationToken).ConfigureAwait(false))
-                {
-                    logger.LogInformation("Fence {Resource} acquired by {NodeId} with token {Token}", options.Resource, nodeId, token);
-                    return new FenceAcquisition(true, token);
-                }
-
-                var current = await AuditRejectionAsync(token, nodeId, cancellationToken).ConfigureAwait(false);
-                logger.LogError("Fence {Resource} refused {NodeId}: token {Token} is older than {Current}", options.Resource, nodeId, token, current);
-                return new FenceAcquisition(false, current);
-            }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < 10)
-            {
-                // A deposed leader's transaction still holds the row; Postgres ends it within idle_in_transaction_session_timeout.
-                logger.LogWarning("Fence {Resource} is locked by another transaction; retrying ({Attempt})", options.Resource, attempt);
-            }
-        }
-    }
-
-    /// <summary>The fence bump on its own (autocommit): true when <paramref name="resource"/>'s row took our token.</summary>
-    private async Task<bool> BumpFenceAsync(FenceToken token, string nodeId, string resource, CancellationToken cancellationToken)
-    {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var connectionScope = connection.ConfigureAwait(false);
-        using var command = new NpgsqlCommand(Sql.FenceBump, connection);
-        AddFenceParameters(command.Parameters, token, nodeId, resource);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        this.hooks = hooks;
     }
 
     /// <summary>Decides every order of the batch, all-or-nothing per order, in message order, in one fenced transaction.</summary>
@@ -76,15 +44,9 @@ public sealed partial class FencedCommitter
     {
         ArgumentException.ThrowIfNullOrEmpty(nodeId);
         ArgumentNullException.ThrowIfNull(batch);
-        if (options.TestOnlyDelayBeforeTransaction > TimeSpan.Zero)
+        if (await hooks.BeforeTransactionAsync(batch.Count, cancellationToken).ConfigureAwait(false))
         {
-            // Widens the instant between the caller's last lease check and the commit's first byte on the wire, where a real
-            // pause (GC, SIGSTOP, a stalled VM) can land. A frozen thread observes no cancellation, so neither does the delay,
-            // and once it runs again nothing but the fence stands between its old token and Postgres: the commit goes on
-            // without the (by now cancelled) lease token, as the real one would have.
-            cancellationToken.ThrowIfCancellationRequested();
-            await Task.Delay(options.TestOnlyDelayBeforeTransaction, CancellationToken.None).ConfigureAwait(false);
-            cancellationToken = CancellationToken.None;
+            cancellationToken = CancellationToken.None; // woken from a pause: nothing but the fence stands in the way now
         }
 
         var plan = CommitPlan.Create(batch);
@@ -93,18 +55,16 @@ public sealed partial class FencedCommitter
         var committed = false;
         try
         {
-            var (fenced, decided, stock, now) = await LockAsync(connection, token, nodeId, options.Resource, plan, cancellationToken).ConfigureAwait(false);
-            if (!fenced && !options.TestOnlyDisableFenceCheck)
+            var (fenced, decided, stock, now) = await LockAsync(connection, hooks.PresentedToFence(token), nodeId, options.Resource, plan, cancellationToken).ConfigureAwait(false);
+            if (!fenced)
             {
                 await RollbackAsync(connection).ConfigureAwait(false);
                 var current = await AuditRejectionAsync(token, nodeId, cancellationToken).ConfigureAwait(false);
                 throw new StaleLeaderException(token, current, nodeId);
             }
 
-            if (options.TestOnlyDelayInsideTransaction > TimeSpan.Zero)
+            if (await hooks.InsideTransactionAsync(cancellationToken).ConfigureAwait(false))
             {
-                // As above: a pause with the fence row locked observes nothing; Postgres ends the transaction if it lasts.
-                await Task.Delay(options.TestOnlyDelayInsideTransaction, CancellationToken.None).ConfigureAwait(false);
                 cancellationToken = CancellationToken.None;
             }
 
@@ -282,20 +242,6 @@ public sealed partial class FencedCommitter
         return batch;
     }
 
-    private async Task<FenceToken> AuditRejectionAsync(FenceToken token, string nodeId, CancellationToken cancellationToken)
-    {
-        // Its own transaction (autocommit): the audit survives the rollback of the refused commit.
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var connectionScope = connection.ConfigureAwait(false);
-        using var command = new NpgsqlCommand(Sql.AuditRejection, connection);
-        AddFenceParameters(command.Parameters, token, nodeId);
-        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await using var readerScope = reader.ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? new FenceToken(reader.GetInt64(0), reader.GetInt64(1))
-            : throw new InvalidOperationException($"The fence row '{options.Resource}' does not exist in leader_fence: run migrate (or fix the Resource setting).");
-    }
-
     private void AddFenceParameters(NpgsqlParameterCollection parameters, FenceToken token, string nodeId) =>
         AddFenceParameters(parameters, token, nodeId, options.Resource);
 
@@ -325,6 +271,3 @@ public sealed partial class FencedCommitter
         }
     }
 }
-
-/// <summary>Result of <see cref="FencedCommitter.AcquireFenceAsync"/>: acquired, or refused with the fence's current token.</summary>
-public sealed record FenceAcquisition(bool Acquired, FenceToken Current);

@@ -16,18 +16,6 @@ public sealed class FencedCommitterOptions
     /// <summary>How long a commit waits for the fence row or stock rows before giving up (and the caller retries).</summary>
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>TEST ONLY, off by default: a pause before the commit transaction begins, so a fault test can freeze the leader
-    /// with a batch in hand. It stands for a process pause after the last lease check: it ignores cancellation, and the commit
-    /// after it runs without the lease's cancellation token, so only the fence can stop it.</summary>
-    public TimeSpan TestOnlyDelayBeforeTransaction { get; set; }
-
-    /// <summary>TEST ONLY, off by default: a pause inside the open transaction, after the fence row is locked (ignores
-    /// cancellation, as a frozen process would).</summary>
-    public TimeSpan TestOnlyDelayInsideTransaction { get; set; }
-
-    /// <summary>TEST ONLY, NEVER IN PRODUCTION: skips the fence check, to prove the fault suite detects a stale commit.</summary>
-    public bool TestOnlyDisableFenceCheck { get; set; }
-
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(Resource))

@@ -29,17 +29,12 @@ public static class Preflight
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await Topology.DeclareCommitQueueAsync(rabbit, pipeline.QuorumQueues, timeout.Token, pipeline.CommitMode == CommitMode.SingleActiveConsumer);
+            await Topology.DeclareCommitQueueAsync(rabbit, pipeline.QuorumQueues, timeout.Token);
         }
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException or RabbitMQ.Client.Exceptions.AuthenticationFailureException
                                        or RabbitMQ.Client.Exceptions.OperationInterruptedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
             throw new InvalidOperationException($"RabbitMq (Host {rabbit.Host}:{rabbit.Port}, VirtualHost {rabbit.VirtualHost}, Username {rabbit.Username}) is not usable: {ex.GetBaseException().Message}", ex);
-        }
-
-        if (pipeline.CommitMode == CommitMode.SingleActiveConsumer)
-        {
-            return; // the comparison mode runs without ZooKeeper
         }
 
         var zk = configuration.GetSection(ZooKeeperOptions.Section).Get<ZooKeeperOptions>() ?? new ZooKeeperOptions();

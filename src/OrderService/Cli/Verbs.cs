@@ -36,7 +36,9 @@ public static class Verbs
 
     private static async Task<int> RunAsync(CommandLine options, string[] args)
     {
-        await Preflight.CheckAsync(Configuration(args));
+        var configuration = Configuration(args);
+        ServiceHost.RefuseReplicaHostSettings(configuration);
+        await Preflight.CheckAsync(configuration);
         var app = ServiceHost.Build(args);
         await app.RunAsync();
         return 0;

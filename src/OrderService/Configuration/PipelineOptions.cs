@@ -38,21 +38,6 @@ public sealed class PipelineOptions
 
     /// <summary>How often the leader looks for such orders.</summary>
     public TimeSpan RedriveInterval { get; set; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>How commits are serialized. <see cref="CommitMode.Fenced"/> is the design; <see cref="CommitMode.SingleActiveConsumer"/>
-    /// exists only so the failover benchmark can measure the usual alternative on the same code.</summary>
-    public CommitMode CommitMode { get; set; } = CommitMode.Fenced;
-}
-
-/// <summary>Who may commit inventory.</summary>
-public enum CommitMode
-{
-    /// <summary>The ZooKeeper election's leader, with its token checked by the Postgres fence on every commit.</summary>
-    Fenced,
-
-    /// <summary>BENCHMARK COMPARISON ONLY, UNFENCED: no election; every replica consumes inventory-commit as a RabbitMQ single
-    /// active consumer and the broker picks one. Nothing stops a paused ex-consumer from committing after its successor.</summary>
-    SingleActiveConsumer,
 }
 
 /// <summary>Section "ZooKeeper": the ensemble and the election.</summary>

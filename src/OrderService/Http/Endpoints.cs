@@ -1,9 +1,8 @@
-using MassTransit;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Pipeline.OrderService.Commit;
 using Pipeline.OrderService.Configuration;
-using Pipeline.OrderService.Leadership;
 using Pipeline.OrderService.Telemetry;
 
 namespace Pipeline.OrderService.Http;
@@ -31,59 +30,22 @@ public static class Endpoints
         });
     }
 
-    private static async Task<IResult> StatusAsync(LeadershipService leadership, ConsumerActivation activation, PipelineMetrics metrics, FenceStatus fenceStatus,
+    private static async Task<IResult> StatusAsync(ICommitAuthority authority, PipelineMetrics metrics, FenceStatus fenceStatus,
         IOptions<PipelineOptions> options, CancellationToken cancellationToken)
     {
-        if (activation.Enabled)
-        {
-            // The comparison mode has no election: "leader" is what this replica last knew (RabbitMQ never says it moved on).
-            var token = activation.Current;
-            return Results.Json(new
-            {
-                nodeId = options.Value.NodeId,
-                state = nameof(CommitMode.SingleActiveConsumer),
-                isLeader = token is not null,
-                token = token?.ToString(),
-                leader = (object?)null,
-                candidates = Array.Empty<object>(),
-                commits = new { confirmed = metrics.Confirmed, rejected = metrics.Rejected, redelivered = metrics.Redelivered, fenceRejections = metrics.FenceRejections },
-                lastCommit = new { at = metrics.LastCommitAt, token = metrics.LastCommitToken },
-                error = (string?)null,
-            });
-        }
-
-        var candidate = leadership.Candidate;
-        object? leader = null;
-        object[] candidates = [];
-        string[] foreign = [];
-        string? error = null;
-        if (candidate is not null)
-        {
-            try
-            {
-                var nodes = await candidate.GetCandidatesAsync(cancellationToken);
-                candidates = [.. nodes.Where(n => n.IsEphemeral).Select(n => new { node = n.Name, sequence = n.Sequence, session = $"0x{n.SessionId:x}", nodeId = n.Info?.NodeId, host = n.Info?.Host, pid = n.Info?.Pid })];
-                leader = candidates.FirstOrDefault();
-                foreign = [.. nodes.Where(n => !n.IsEphemeral).Select(n => n.Name)];
-            }
-            catch (Exception ex) when (ex is Pipeline.ZooKeeper.Protocol.KeeperException or InvalidOperationException or ObjectDisposedException)
-            {
-                error = ex.Message;
-            }
-        }
-
-        var lease = candidate?.CurrentLease;
+        var leadership = await authority.DescribeAsync(cancellationToken);
+        var candidates = leadership.Candidates.Select(c => new { node = c.Node, sequence = c.Sequence, session = c.Session, nodeId = c.NodeId, host = c.Host, pid = c.Pid }).ToList();
         var fence = fenceStatus.Current;
         return Results.Json(new
         {
             nodeId = options.Value.NodeId,
-            state = candidate?.State.ToString() ?? "starting",
-            failure = candidate?.FailureReason,
-            isLeader = lease is not null && leadership.CommitEndpointConnected,
-            token = lease?.Token.ToString(),
-            leader,
+            state = leadership.State,
+            failure = leadership.Failure,
+            isLeader = leadership.IsLeader,
+            token = leadership.Token?.ToString(),
+            leader = candidates.FirstOrDefault(),
             candidates,
-            foreignNodes = foreign,
+            foreignNodes = leadership.ForeignNodes,
             commits = new { confirmed = metrics.Confirmed, rejected = metrics.Rejected, redelivered = metrics.Redelivered, fenceRejections = metrics.FenceRejections },
             lastCommit = new { at = metrics.LastCommitAt, token = metrics.LastCommitToken },
             fence = new
@@ -96,7 +58,7 @@ public static class Endpoints
                 refusedSince = fence.RefusedSince,
                 nextAttemptAt = fence.NextAttemptAt,
             },
-            error,
+            error = leadership.Error,
         });
     }
 }

@@ -1,6 +1,7 @@
 using MassTransit;
 using MassTransit.Middleware;
 using Pipeline.Inventory.Commit;
+using Pipeline.OrderService.Commit;
 using Pipeline.OrderService.Configuration;
 
 namespace Pipeline.OrderService.Messaging;
@@ -52,16 +53,6 @@ public static class MessagingSetup
                     });
                     e.ConfigureConsumer<OrderSubmittedConsumer>(context);
                 });
-                if (pipeline.CommitMode == CommitMode.SingleActiveConsumer)
-                {
-                    // The comparison mode: every replica consumes the commit queue from the start and RabbitMQ delivers to
-                    // one of them; no election gates the endpoint and no fence checks the commits.
-                    cfg.ReceiveEndpoint(Topology.CommitQueue, e =>
-                    {
-                        e.SingleActiveConsumer = true;
-                        ConfigureCommitEndpoint(context, e, pipeline);
-                    });
-                }
             });
         });
         return services;
@@ -71,7 +62,7 @@ public static class MessagingSetup
     /// only for transient database errors. Two batches so that committing and publishing overlap: the next batch fills while
     /// the deliveries of the last one publish their decisions and are acknowledged (the <see cref="CommitBatcher"/> still
     /// commits one transaction at a time).</summary>
-    /// <param name="warmUp">The standby's warm-up copy (<see cref="Leadership.CommitPathWarmUp"/>): a temporary queue
+    /// <param name="warmUp">The standby's warm-up copy (<see cref="CommitPathWarmUp"/>): a temporary queue
     /// (transient, auto-delete, never quorum) without the message-type bindings, so nothing but the warm-up reaches it.</param>
     public static void ConfigureCommitEndpoint(IBusRegistrationContext context, IReceiveEndpointConfigurator cfg, PipelineOptions pipeline, bool warmUp = false)
     {
@@ -119,62 +110,4 @@ public static class MessagingSetup
             x.UseFilter(new GenerateFaultFilter());
             x.UseFilter(new ErrorTransportFilter());
         });
-}
-
-/// <summary>
-/// In the error pipe of both endpoints: faults that are not the message's (leadership lost, the endpoint stopping, the
-/// database unreachable after the retries) are rethrown, so the transport returns the message to the queue (basic.nack, requeue) instead of parking it
-/// in the error queue, where the order would stay undecided. Every other fault goes on to the default fault event and
-/// error queue. A short pause first keeps a replica that cannot commit from spinning on the same messages.
-/// </summary>
-public sealed class RequeueWhenNotTheMessagesFaultFilter : IFilter<ExceptionReceiveContext>
-{
-    private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(500);
-
-    public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(next);
-        if (!IsNotTheMessagesFault(context.Exception))
-        {
-            await next.Send(context);
-            return;
-        }
-
-        if (context.Exception is not LeadershipLostException)
-        {
-            await Task.Delay(Pause, CancellationToken.None);
-        }
-
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(context.Exception);
-    }
-
-    public void Probe(ProbeContext context) => context?.CreateFilterScope("requeueWhenNotTheMessagesFault");
-
-    internal static bool IsNotTheMessagesFault(Exception? exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            switch (e)
-            {
-                case LeadershipLostException:
-                // The endpoint or the host is stopping (leadership ended, SIGTERM) and cancelled the delivery's token: the
-                // message goes back to the queue. Parked in _error, its order would stay undecided.
-                case OperationCanceledException:
-                case Npgsql.NpgsqlException { IsTransient: true }:
-                case Npgsql.PostgresException { SqlState: "25P03" or "57P01" or "57P02" or "57P03" or "55P03" or "57014" or "40001" or "40P01" }:
-                case Npgsql.NpgsqlException { InnerException: IOException or System.Net.Sockets.SocketException }:
-                // The broker could not route a forward (the commit queue or its binding is missing): the topology's fault;
-                // the order is recorded, and the delivery retried until the route is back (or the leader's re-drive decides it).
-                case MessageReturnedException:
-                    return true;
-                case AggregateException aggregate when aggregate.InnerExceptions.Any(IsNotTheMessagesFault):
-                    return true;
-                default:
-                    break;
-            }
-        }
-
-        return false;
-    }
 }

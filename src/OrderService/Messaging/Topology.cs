@@ -13,30 +13,22 @@ public static class Topology
     /// <summary>Where intake sends CommitInventory: the endpoint's own exchange (MassTransit binds it to the queue).</summary>
     public static readonly Uri CommitAddress = new($"exchange:{CommitQueue}");
 
-    /// <summary>The queue argument that makes RabbitMQ deliver to one consumer at a time (the SingleActiveConsumer mode).</summary>
-    public const string SingleActiveConsumerArgument = "x-single-active-consumer";
-
-    /// <summary>Declares the commit queue and its exchange; <paramref name="singleActiveConsumer"/> must match what the
-    /// receive endpoint declares, or the broker refuses the second declaration.</summary>
-    public static async Task DeclareCommitQueueAsync(RabbitMqOptions rabbit, bool quorum, CancellationToken cancellationToken, bool singleActiveConsumer = false)
+    /// <summary>Declares the commit queue and its exchange; <paramref name="arguments"/> (beyond the queue type) must match
+    /// what the receive endpoint declares, or the broker refuses the second declaration.</summary>
+    public static async Task DeclareCommitQueueAsync(RabbitMqOptions rabbit, bool quorum, CancellationToken cancellationToken, IReadOnlyDictionary<string, object?>? arguments = null)
     {
         ArgumentNullException.ThrowIfNull(rabbit);
         var factory = RabbitMqConnection.Factory(rabbit, "pipeline-topology");
         await using var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.ExchangeDeclareAsync(CommitQueue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var arguments = new Dictionary<string, object?>();
+        var declared = new Dictionary<string, object?>(arguments ?? new Dictionary<string, object?>());
         if (quorum)
         {
-            arguments["x-queue-type"] = "quorum";
+            declared["x-queue-type"] = "quorum";
         }
 
-        if (singleActiveConsumer)
-        {
-            arguments[SingleActiveConsumerArgument] = true;
-        }
-
-        await channel.QueueDeclareAsync(CommitQueue, durable: true, exclusive: false, autoDelete: false, arguments.Count == 0 ? null : arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueDeclareAsync(CommitQueue, durable: true, exclusive: false, autoDelete: false, declared.Count == 0 ? null : declared, cancellationToken: cancellationToken).ConfigureAwait(false);
         await channel.QueueBindAsync(CommitQueue, CommitQueue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 }

@@ -27,7 +27,7 @@ public sealed class PipelineMetrics : IDisposable
     private long rejectedFence;
     private LeadershipLease? lease;
 
-    public PipelineMetrics(Leadership.FenceStatus fence)
+    public PipelineMetrics(Commit.FenceStatus fence)
     {
         ArgumentNullException.ThrowIfNull(fence);
         meter.CreateObservableGauge("pipeline.fence.blocked", () => fence.Current.Blocked ? 1 : 0, "{bool}", "1 while the fence holds a token no candidate of this election can reach");

@@ -23,9 +23,9 @@ public sealed class PausedLeaderTests(InventoryDatabaseFixture db) : IClassFixtu
         await ReceiveAsync(db, order);
         var resource = await NewFenceAsync(db);
         var app = "paused-" + Guid.NewGuid().ToString("N")[..12];
-        var pausedOptions = new FencedCommitterOptions { Resource = resource, IdleInTransactionTimeout = IdleTimeout, TestOnlyDelayInsideTransaction = Pause };
+        var pausedOptions = new FencedCommitterOptions { Resource = resource, IdleInTransactionTimeout = IdleTimeout };
         await using var pausedSource = NamedDataSource(db, pausedOptions, app);
-        var paused = new FencedCommitter(pausedSource, pausedOptions);
+        var paused = new FencedCommitter(pausedSource, pausedOptions, null, new PauseInsideTransaction(Pause));
         var newer = new FencedCommitter(db.DataSource, new FencedCommitterOptions { Resource = resource });
         Assert.True((await paused.AcquireFenceAsync(new FenceToken(1, 1), "paused")).Acquired);
 
@@ -60,5 +60,15 @@ public sealed class PausedLeaderTests(InventoryDatabaseFixture db) : IClassFixtu
         Assert.True((await newer.CommitAsync(new FenceToken(1, 2), "newer", [order])).Single().Confirmed);
         Assert.Equal(7, await OnHandAsync(db, "P-1"));
         Assert.Equal(1, await CountAsync(db, "inventory_commits", "order_id = 'p-paused' AND generation = 1 AND epoch = 2"));
+    }
+}
+
+/// <summary>A pause inside the open transaction, with the fence row locked, ignoring cancellation as a frozen process would.</summary>
+internal sealed class PauseInsideTransaction(TimeSpan pause) : CommitHooks
+{
+    public override async ValueTask<bool> InsideTransactionAsync(CancellationToken cancellationToken)
+    {
+        await Task.Delay(pause, CancellationToken.None);
+        return true;
     }
 }

@@ -74,11 +74,6 @@ internal static class ServiceSettings
             return $"{variable}: no options class binds a section '{parts[0]}' (sections: {string.Join(", ", Sections.Keys)})";
         }
 
-        if (key.Contains("TestOnly", StringComparison.OrdinalIgnoreCase))
-        {
-            return $"{variable}: a test-only switch has no place in a deployment";
-        }
-
         var configuration = new ConfigurationBuilder().AddInMemoryCollection([new(key, literalValue ?? "value-from-a-secret")]).Build();
         try
         {

@@ -6,45 +6,58 @@ using Pipeline.Inventory.Intake;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Telemetry;
-using Pipeline.ZooKeeper.Recipes;
 
-namespace Pipeline.OrderService.Leadership;
+namespace Pipeline.OrderService.Commit;
 
 /// <summary>
-/// The leader's sweep for orders that nothing decides: every <see cref="PipelineOptions.RedriveInterval"/> it reads the
-/// orders still Received after <see cref="PipelineOptions.RedriveAge"/> and commits them through the same fenced batches
-/// as the commit endpoint, then publishes their decisions. Normally it finds nothing (an order is decided within a second);
-/// it exists so that "every recorded order is eventually decided" holds even when a CommitInventory was lost. An order
-/// whose commit fails for its own content is left out for the rest of this leadership, logged once with the reason.
+/// The leader's sweep for orders that nothing decides: every <see cref="PipelineOptions.RedriveInterval"/>, while this
+/// replica holds a commit grant, it reads the orders still Received after <see cref="PipelineOptions.RedriveAge"/> and commits
+/// them through the same fenced batches as the commit endpoint, then publishes their decisions. Normally it finds nothing
+/// (an order is decided within a second); it exists so that "every recorded order is eventually decided" holds even when a
+/// CommitInventory was lost. An order whose commit fails for its own content is left out for the rest of this grant,
+/// logged once with the reason.
 /// </summary>
 public sealed class UndecidedOrderRedrive(
     UndecidedOrders orders,
     CommitBatcher batcher,
+    ICommitAuthority authority,
     IBus bus,
     PipelineMetrics metrics,
     IOptions<PipelineOptions> options,
-    ILogger<UndecidedOrderRedrive> logger)
+    ILogger<UndecidedOrderRedrive> logger) : BackgroundService
 {
-    /// <summary>Sweeps until <paramref name="lease"/> ends or the service stops.</summary>
-    public async Task RunAsync(LeadershipLease lease, CancellationToken stopping)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        ArgumentNullException.ThrowIfNull(lease);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(lease.CancellationToken, stopping);
-        var token = linked.Token;
         var settings = options.Value;
         var unusable = new HashSet<string>(StringComparer.Ordinal);
+        CommitGrant? sweptUnder = null;
         string? lastError = null;
         using var timer = new PeriodicTimer(settings.RedriveInterval);
         try
         {
-            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                if (authority.Current is not { IsRevoked: false } grant)
+                {
+                    continue;
+                }
+
+                if (!ReferenceEquals(grant, sweptUnder))
+                {
+                    sweptUnder = grant;
+                    unusable.Clear();
+                }
+
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(grant.Revoked, stoppingToken);
                 try
                 {
-                    await SweepAsync(settings, unusable, token).ConfigureAwait(false);
+                    await SweepAsync(settings, unusable, linked.Token).ConfigureAwait(false);
                     lastError = null;
                 }
-                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or MassTransitException && !token.IsCancellationRequested)
+                catch (OperationCanceledException) when (linked.IsCancellationRequested)
+                {
+                }
+                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or MassTransitException)
                 {
                     if (ex.Message != lastError)
                     {
@@ -54,7 +67,7 @@ public sealed class UndecidedOrderRedrive(
                 }
             }
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }

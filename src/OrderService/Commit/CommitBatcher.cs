@@ -3,20 +3,20 @@ using Microsoft.Extensions.Options;
 using Pipeline.Contracts;
 using Pipeline.Inventory.Commit;
 using Pipeline.OrderService.Configuration;
-using Pipeline.OrderService.Leadership;
+using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Telemetry;
-using Pipeline.ZooKeeper.Recipes;
 
-namespace Pipeline.OrderService.Messaging;
+namespace Pipeline.OrderService.Commit;
 
 /// <summary>
 /// Group commit for the leader: concurrent CommitInventory deliveries are gathered into one fenced transaction (up to
 /// CommitBatchSize orders, waiting at most CommitBatchTimeLimit for the batch to fill), and each delivery gets its own
-/// decision back. One batch at a time: the fence serializes commits anyway. A delivery whose batch could not be committed
-/// because leadership ended (or the fence refused us) fails with <see cref="LeadershipLostException"/> and is requeued; a
-/// batch that fails for what one of its messages holds is split until only that message fails.
+/// decision back. One batch at a time: the fence serializes commits anyway. Each batch commits under the grant of the
+/// <see cref="ICommitAuthority"/>; a delivery whose batch could not be committed because the grant ended (or the fence
+/// refused it) fails with <see cref="LeadershipLostException"/> and is requeued; a batch that fails for what one of its
+/// messages holds is split until only that message fails.
 /// </summary>
-public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitLease, ConsumerActivation activation, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
+public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority authority, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
     : IAsyncDisposable
 {
     private static readonly TimeSpan FenceWaitLimit = TimeSpan.FromSeconds(10);
@@ -25,8 +25,7 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
     private readonly Lock gate = new();
 
     private Task? loop;
-    private Task committing = Task.CompletedTask; // the batch being committed, if any: a graceful handover waits for it
-    private LeadershipLease? committedUnder; // the lease of the last batch committed: a new one means a handover
+    private CommitGrant? committedUnder; // the grant of the last batch committed: a new one means a handover
 
     /// <summary>Commits <paramref name="message"/> in the next batch and returns its decision.</summary>
     public Task<OrderDecision> CommitAsync(CommitInventory message, CancellationToken cancellationToken)
@@ -44,10 +43,6 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
 
         return pending.Decision.Task.WaitAsync(cancellationToken);
     }
-
-    /// <summary>Completes once no batch is being committed. With the lease already cleared no new batch can start, so after
-    /// this nothing of ours reaches Postgres any more and the successor can take over at once.</summary>
-    public Task WhenIdleAsync(CancellationToken cancellationToken) => Volatile.Read(ref committing).WaitAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
@@ -74,7 +69,7 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
 
                 // The first batch of a new leadership goes at once with what has arrived: the rest of a handover's backlog
                 // follows in the next batch, and the first decision does not wait for a batch to fill.
-                var handover = !ReferenceEquals(commitLease.Current, committedUnder);
+                var handover = !ReferenceEquals(authority.Current, committedUnder);
                 using (var fill = new CancellationTokenSource(limit))
                 {
                     while (batch.Count < size)
@@ -104,11 +99,9 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
                     }
                 }
 
-                var commit = CommitBatchAsync(batch);
-                Volatile.Write(ref committing, commit);
                 try
                 {
-                    await commit;
+                    await CommitBatchAsync(batch);
                 }
 #pragma warning disable CA1031 // A dead loop would leave every later delivery waiting forever: fail this batch, go on.
                 catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
@@ -131,21 +124,15 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
 
     private async Task CommitBatchAsync(List<Pending> batch)
     {
-        if (activation.Enabled)
-        {
-            await CommitSplittingAsync(batch, CommitUnfencedAsync);
-            return;
-        }
-
         // A new leader connects its endpoint while its fence is being acquired: the first batch waits for that outcome.
-        var lease = await commitLease.WaitAsync(FenceWaitLimit);
-        if (lease is null || lease.IsRevoked)
+        var grant = await authority.WaitForGrantAsync(FenceWaitLimit);
+        if (grant is null || grant.IsRevoked)
         {
-            Fail(batch, new LeadershipLostException($"no valid lease ({lease?.RevokedBecause ?? "not leading"})"));
+            Fail(batch, new LeadershipLostException($"no valid grant ({grant?.RevokedBecause ?? "not leading"})"));
             return;
         }
 
-        await CommitSplittingAsync(batch, part => CommitFencedAsync(part, lease));
+        await CommitSplittingAsync(batch, part => CommitFencedAsync(part, grant));
     }
 
     /// <summary>
@@ -179,46 +166,42 @@ public sealed class CommitBatcher(FencedCommitter committer, CommitLease commitL
         }
     }
 
-    /// <summary>One fenced transaction under <paramref name="lease"/>; a lease that ended or a fence that refused us ends in
+    /// <summary>One fenced transaction under <paramref name="grant"/>; a grant that ended or a fence that refused it ends in
     /// <see cref="LeadershipLostException"/> (the deliveries go back to the queue).</summary>
-    private async Task CommitFencedAsync(List<Pending> batch, LeadershipLease lease)
+    private async Task CommitFencedAsync(List<Pending> batch, CommitGrant grant)
     {
-        if (lease.IsRevoked)
+        if (!grant.TryBeginCommit())
         {
-            throw new LeadershipLostException($"lease ended: {lease.RevokedBecause}");
+            throw new LeadershipLostException($"grant ended: {grant.RevokedBecause}");
         }
 
         try
         {
-            await CommitAndDecideAsync(batch, CommitLease.ToFenceToken(lease.Token), lease.NodeId, lease.CancellationToken);
-            if (!ReferenceEquals(committedUnder, lease))
+            await CommitAndDecideAsync(batch, grant.Token, grant.NodeId, grant.Revoked);
+            if (!ReferenceEquals(committedUnder, grant))
             {
-                // How long the handover took on this side: from the lease to the first batch committed under it.
-                committedUnder = lease;
+                // How long the handover took on this side: from the grant to the first batch committed under it.
+                committedUnder = grant;
                 logger.LogInformation("First batch committed as leader with token {Token}: {Orders} orders, {Elapsed:0} ms after the lease was granted",
-                    lease.Token, batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(lease.GrantedTimestamp).TotalMilliseconds);
+                    grant.Token, batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(grant.GrantedTimestamp).TotalMilliseconds);
             }
         }
         catch (StaleLeaderException ex)
         {
             metrics.FenceRejected();
             logger.LogError("Commit refused by the fence: {Reason}. Stepping down.", ex.Message);
-            commitLease.ReportFencedOff(ex);
+            authority.FencedOff(ex);
             throw new LeadershipLostException("fenced off", ex);
         }
-        catch (OperationCanceledException ex) when (lease.IsRevoked)
+        catch (OperationCanceledException ex) when (grant.IsRevoked)
         {
-            throw new LeadershipLostException($"lease ended: {lease.RevokedBecause}", ex);
+            throw new LeadershipLostException($"grant ended: {grant.RevokedBecause}", ex);
+        }
+        finally
+        {
+            grant.EndCommit();
         }
     }
-
-    /// <summary>The SingleActiveConsumer comparison mode: the batch goes out under this replica's activation token and
-    /// nothing else. No lease can be revoked (RabbitMQ does not tell a consumer it was replaced), so the commit runs to its
-    /// end whatever happened meanwhile: that is the mode's weakness the failover benchmark shows.</summary>
-    private Task CommitUnfencedAsync(List<Pending> batch) =>
-        activation.Current is { } token
-            ? CommitAndDecideAsync(batch, token, activation.NodeId, CancellationToken.None)
-            : throw new LeadershipLostException("not activated by the broker yet");
 
     /// <summary>One transaction for the batch; each delivery gets its decision. Failures are the caller's to hand out.</summary>
     private async Task CommitAndDecideAsync(List<Pending> batch, FenceToken token, string nodeId, CancellationToken cancellationToken)

@@ -1,6 +1,6 @@
 using Pipeline.Inventory.Commit;
 
-namespace Pipeline.OrderService.Leadership;
+namespace Pipeline.OrderService.Commit;
 
 /// <summary>
 /// What this replica last learned from the fence, and how long it waits before it stands again after a refusal. A refusal

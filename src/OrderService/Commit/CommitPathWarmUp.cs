@@ -5,7 +5,7 @@ using Pipeline.Inventory.Commit;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Messaging;
 
-namespace Pipeline.OrderService.Leadership;
+namespace Pipeline.OrderService.Commit;
 
 /// <summary>
 /// A standby's commit path, run once to no effect before it joins the election. A new leader's first commit would otherwise
