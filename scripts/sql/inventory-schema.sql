@@ -180,3 +180,71 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    ALTER TABLE leader_fence RENAME COLUMN epoch TO sequence;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    ALTER TABLE inventory_commits RENAME COLUMN epoch TO sequence;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    ALTER TABLE fence_resets RENAME COLUMN to_epoch TO to_sequence;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    ALTER TABLE fence_resets RENAME COLUMN from_epoch TO from_sequence;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    ALTER TABLE fence_rejections RENAME COLUMN epoch TO sequence;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    ALTER TABLE fence_rejections RENAME COLUMN current_epoch TO current_sequence;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    DROP FUNCTION IF EXISTS fence_bump(bigint, bigint, text, text);
+    CREATE FUNCTION fence_bump(p_generation bigint, p_sequence bigint, p_holder text, p_resource text)
+    RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    BEGIN
+        UPDATE leader_fence SET generation = p_generation, sequence = p_sequence, holder = p_holder, updated_at = now()
+        WHERE resource = p_resource AND (generation, sequence) <= (p_generation, p_sequence);
+        RETURN FOUND;
+    END $$;
+    REVOKE ALL ON FUNCTION fence_bump(bigint, bigint, text, text) FROM PUBLIC;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261201215105_TokenSequence') THEN
+    INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+    VALUES ('20261201215105_TokenSequence', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+

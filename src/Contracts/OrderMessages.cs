@@ -92,17 +92,17 @@ public sealed record OrderIdConflict
     public required string Detail { get; init; }
 }
 
-/// <summary>The leader's fencing token as carried in events: (generation, epoch), compared lexicographically.</summary>
+/// <summary>The leader's fencing token as carried in events: (generation, sequence), compared lexicographically.</summary>
 public sealed record FencingTokenInfo
 {
     /// <summary>The election's generation (the ZooKeeper election path's creation transaction id).</summary>
     public required long Generation { get; init; }
 
     /// <summary>The leader's sequence within the generation.</summary>
-    public required long Epoch { get; init; }
+    public required long Sequence { get; init; }
 
-    /// <summary>"generation:epoch".</summary>
-    public override string ToString() => $"{Generation}:{Epoch}";
+    /// <summary>"generation:sequence".</summary>
+    public override string ToString() => $"{Generation}:{Sequence}";
 }
 
 /// <summary>Why an order was rejected.</summary>

@@ -109,7 +109,7 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
             var during = history.Ledger.Count(r => r.CommittedAt >= start && r.CommittedAt <= healed);
             var result = new FaultReport(name, leader, violations, failover, gap, during / Math.Max((healed - start).TotalSeconds, 0.001),
                 await CountAsync(dataSource, "SELECT count(*) FROM fence_rejections") - rejectionsBefore, ids.Length,
-                string.Join(", ", history.Ledger.Where(r => ours.Contains(r.OrderId)).GroupBy(r => $"{r.NodeId} {r.Generation}:{r.Epoch}").Select(g => $"{g.Key} x{g.Count()}")));
+                string.Join(", ", history.Ledger.Where(r => ours.Contains(r.OrderId)).GroupBy(r => $"{r.NodeId} {r.Generation}:{r.Sequence}").Select(g => $"{g.Key} x{g.Count()}")));
             output.WriteLine(result.ToString());
             await AppendToReportFileAsync(result);
             foreach (var violation in violations.Take(10))
@@ -204,15 +204,15 @@ public sealed class FaultRun(ChaosCluster chaos, ITestOutputHelper output)
         return new History(ids, orders, ledger, events, leaders, fenced);
     }
 
-    /// <summary>Invariant 5, the ZooKeeper side: every ledger generation is the election path's czxid and every epoch a
-    /// sequence the path has handed out.</summary>
+    /// <summary>Invariant 5, the ZooKeeper side: every ledger generation is the election path's czxid and every sequence one
+    /// the path has handed out.</summary>
     private async Task<IEnumerable<string>> LeaderTokensAreElectionNodesAsync(History history)
     {
         await using var zk = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = chaos.ZooKeeper.ConnectString });
         var election = await zk.GetChildrenAsync(ChaosCluster.ElectionPath);
-        return history.Ledger.Select(r => (r.Generation, r.Epoch)).Distinct()
-            .Where(t => t.Generation != election.Stat.Czxid || t.Epoch < 0 || t.Epoch >= election.Stat.Cversion)
-            .Select(t => $"invariant 5: token {t.Generation}:{t.Epoch} is not an election node of {ChaosCluster.ElectionPath} (czxid {election.Stat.Czxid}, cversion {election.Stat.Cversion})");
+        return history.Ledger.Select(r => (r.Generation, r.Sequence)).Distinct()
+            .Where(t => t.Generation != election.Stat.Czxid || t.Sequence < 0 || t.Sequence >= election.Stat.Cversion)
+            .Select(t => $"invariant 5: token {t.Generation}:{t.Sequence} is not an election node of {ChaosCluster.ElectionPath} (czxid {election.Stat.Czxid}, cversion {election.Stat.Cversion})");
     }
 
     private static async Task<long> CountAsync(NpgsqlDataSource dataSource, string sql)

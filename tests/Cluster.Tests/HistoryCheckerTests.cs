@@ -111,10 +111,10 @@ public sealed class HistoryCheckerTests
 
     private static OrderRow Order(string id) => new(id, "c", "[]", "h", OrderStatus.Confirmed, null, null, "n1", T0);
 
-    private static LedgerRow Row(long seq, string id, string node, long generation, long epoch) => new(seq, id, generation, epoch, node, OrderStatus.Confirmed, null, T0.AddSeconds(seq));
+    private static LedgerRow Row(long seq, string id, string node, long generation, long sequence) => new(seq, id, generation, sequence, node, OrderStatus.Confirmed, null, T0.AddSeconds(seq));
 
-    private static OrderConfirmed Confirmed(string id, string node, long generation, long epoch) =>
-        new() { OrderId = id, Token = new FencingTokenInfo { Generation = generation, Epoch = epoch }, CommittedBy = node, CommittedAt = T0 };
+    private static OrderConfirmed Confirmed(string id, string node, long generation, long sequence) =>
+        new() { OrderId = id, Token = new FencingTokenInfo { Generation = generation, Sequence = sequence }, CommittedBy = node, CommittedAt = T0 };
 
     private static Dictionary<string, OrderRow> With(History h, OrderRow row) => new(h.Orders) { [row.OrderId] = row };
 

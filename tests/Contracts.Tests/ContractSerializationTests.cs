@@ -36,6 +36,6 @@ public sealed class ContractSerializationTests
     [Fact]
     public void Fencing_tokens_print_as_generation_and_epoch()
     {
-        Assert.Equal("7:42", new FencingTokenInfo { Generation = 7, Epoch = 42 }.ToString());
+        Assert.Equal("7:42", new FencingTokenInfo { Generation = 7, Sequence = 42 }.ToString());
     }
 }

@@ -87,11 +87,11 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
             await Checks.LedgerTokensWereHeldByLeadersAsync(fixture, ledger);
 
             var ours = ledger.Where(r => ids.Contains(r.OrderId)).ToList();
-            var tokens = ours.GroupBy(r => (r.NodeId, r.Generation, r.Epoch)).Select(g => $"{g.Key.NodeId} {g.Key.Generation}:{g.Key.Epoch} x{g.Count()}");
+            var tokens = ours.GroupBy(r => (r.NodeId, r.Generation, r.Sequence)).Select(g => $"{g.Key.NodeId} {g.Key.Generation}:{g.Key.Sequence} x{g.Count()}");
             output.WriteLine($"ledger rows of this test by token: {string.Join(", ", tokens)}");
-            Assert.Contains(ours, r => r.NodeId == before.NodeId && (r.Generation, r.Epoch) == (before.Token.Generation, before.Token.Sequence));
-            Assert.Contains(ours, r => (r.Generation, r.Epoch).CompareTo((after.Token.Generation, after.Token.Sequence)) >= 0);
-            Assert.All(ours, r => Assert.True((r.Generation, r.Epoch).CompareTo((before.Token.Generation, before.Token.Sequence)) >= 0, $"{r} predates the test's first leader"));
+            Assert.Contains(ours, r => r.NodeId == before.NodeId && (r.Generation, r.Sequence) == (before.Token.Generation, before.Token.Sequence));
+            Assert.Contains(ours, r => (r.Generation, r.Sequence).CompareTo((after.Token.Generation, after.Token.Sequence)) >= 0);
+            Assert.All(ours, r => Assert.True((r.Generation, r.Sequence).CompareTo((before.Token.Generation, before.Token.Sequence)) >= 0, $"{r} predates the test's first leader"));
         }
         finally
         {

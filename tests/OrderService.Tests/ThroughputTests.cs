@@ -48,7 +48,7 @@ public sealed class ThroughputTests(ClusterFixture fixture, ITestOutputHelper ou
         var rows = await PipelineDb.LedgerAsync(fixture.Database.DataSource);
         await Checks.LedgerTokensWereHeldByLeadersAsync(fixture, rows);
         output.WriteLine($"invariants hold: orders {report.Orders}, ledger rows {report.LedgerRows}, fence rejections {report.FenceRejections}; " +
-                         $"ledger tokens {string.Join(", ", rows.Select(r => $"{r.NodeId} {r.Generation}:{r.Epoch}").Distinct())}");
+                         $"ledger tokens {string.Join(", ", rows.Select(r => $"{r.NodeId} {r.Generation}:{r.Sequence}").Distinct())}");
 
         var intakeBy = orders.Values.GroupBy(o => o.ReceivedBy).ToDictionary(g => g.Key, g => g.Count());
         output.WriteLine("received by: " + string.Join(", ", intakeBy.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}")));

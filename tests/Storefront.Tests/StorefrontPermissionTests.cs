@@ -54,7 +54,7 @@ public sealed class StorefrontPermissionTests : IAsyncLifetime
             e.Handler<OrderSubmitted>(async context =>
             {
                 var id = context.Message.OrderId;
-                await context.Publish(new OrderConfirmed { OrderId = id + "-c", Token = new FencingTokenInfo { Generation = 1, Epoch = 2 }, CommittedBy = "fake-intake", CommittedAt = DateTimeOffset.UtcNow });
+                await context.Publish(new OrderConfirmed { OrderId = id + "-c", Token = new FencingTokenInfo { Generation = 1, Sequence = 2 }, CommittedBy = "fake-intake", CommittedAt = DateTimeOffset.UtcNow });
                 await context.Publish(new OrderRejected { OrderId = id + "-r", Reason = RejectionReason.OutOfStock, Detail = "SKU-1" });
                 await context.Publish(new OrderIdConflict { OrderId = id + "-x", CustomerId = "c", SubmittedAt = DateTimeOffset.UtcNow, Detail = "taken" });
             });

@@ -74,7 +74,7 @@ internal sealed partial class PgbenchRunner
             .. duration is { } d ? new[] { "-T", ((int)Math.Ceiling(d.TotalSeconds)).ToString(CultureInfo.InvariantCulture) } : ["-t", transactions.ToString(CultureInfo.InvariantCulture)],
             "-f", script,
             "-D", $"batch={batch}", "-D", "k=-1", "-D", $"prefix={prefix}", "-D", $"skus={skuCount}",
-            "-D", $"gen={token.Generation}", "-D", $"epoch={token.Epoch}", "-D", $"node={nodeId}", "-D", $"resource={new FencedCommitterOptions().Resource}",
+            "-D", $"gen={token.Generation}", "-D", $"sequence={token.Sequence}", "-D", $"node={nodeId}", "-D", $"resource={new FencedCommitterOptions().Resource}",
             "-h", connection.Host ?? "127.0.0.1", "-p", connection.Port.ToString(CultureInfo.InvariantCulture),
             "-U", connection.Username ?? "pipeline", connection.Database ?? "pipeline",
         ];

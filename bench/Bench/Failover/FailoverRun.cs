@@ -294,7 +294,7 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
         return HistoryChecker.Check(new History(ids, orders, ledger, events, leaders, fenced));
     }
 
-    /// <summary>The peer's activations, from its replicas' logs (ConsumerActivation's warning line).</summary>
+    /// <summary>The peer's activations, from its replicas' logs (SingleActiveConsumerAuthority's warning line).</summary>
     private IEnumerable<Leadership> LoggedActivations()
     {
         foreach (var replica in cluster.Replicas.Where(r => File.Exists(r.LogPath)))

@@ -6,7 +6,7 @@ namespace Pipeline.Bench.Scenarios;
 
 /// <summary>
 /// Failover of the commit path, ours (ZooKeeper election + fenced commits) beside the usual alternative, RabbitMQ's single
-/// active consumer without fencing (OrderService's Pipeline:CommitMode=SingleActiveConsumer): the same rounds of SIGSTOP
+/// active consumer without fencing (Pipeline.ReplicaHost's Comparison:SingleActiveConsumer): the same rounds of SIGSTOP
 /// (1.5 session timeouts, with a batch in hand), graceful stop (SIGTERM) and kill -9 of the replica committing, under the
 /// same steady load, on three real replicas each. Failover = fault to the next batch another replica committed (ledger).
 /// The fault suite's checker runs over each side's SIGSTOP rounds. Ratio = 250 ms / ours graceful median, higher is

@@ -15,7 +15,7 @@ public sealed class FenceAdministration(NpgsqlDataSource dataSource)
 {
     public async Task<FenceRow> ReadAsync(string resource, CancellationToken cancellationToken = default)
     {
-        var command = dataSource.CreateCommand("SELECT generation, epoch, holder, updated_at FROM leader_fence WHERE resource = $1");
+        var command = dataSource.CreateCommand("SELECT generation, sequence, holder, updated_at FROM leader_fence WHERE resource = $1");
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
@@ -36,15 +36,15 @@ public sealed class FenceAdministration(NpgsqlDataSource dataSource)
         ArgumentException.ThrowIfNullOrWhiteSpace(operatorName);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         var command = dataSource.CreateCommand(
-            "WITH moved AS (UPDATE leader_fence SET generation = $4, epoch = $5, holder = $6, updated_at = now() " +
-            "WHERE resource = $1 AND generation = $2 AND epoch = $3 RETURNING resource) " +
-            "INSERT INTO fence_resets (resource, operator, from_generation, from_epoch, to_generation, to_epoch, reason) " +
+            "WITH moved AS (UPDATE leader_fence SET generation = $4, sequence = $5, holder = $6, updated_at = now() " +
+            "WHERE resource = $1 AND generation = $2 AND sequence = $3 RETURNING resource) " +
+            "INSERT INTO fence_resets (resource, operator, from_generation, from_sequence, to_generation, to_sequence, reason) " +
             "SELECT resource, $7, $2, $3, $4, $5, $8 FROM moved");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expected.Generation });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expected.Epoch });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expected.Sequence });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = target.Generation });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = target.Epoch });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = target.Sequence });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"fence-reset by {operatorName}" });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = operatorName });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });

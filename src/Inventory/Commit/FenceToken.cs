@@ -2,14 +2,14 @@ using System.Globalization;
 
 namespace Pipeline.Inventory.Commit;
 
-/// <summary>A leader's token as the fence stores it: (generation, epoch), compared lexicographically. The election's
+/// <summary>A leader's token as the fence stores it: (generation, sequence), compared lexicographically. The election's
 /// (czxid, sequence) maps onto it; this project knows nothing of ZooKeeper.</summary>
-public readonly record struct FenceToken(long Generation, long Epoch) : IComparable<FenceToken>
+public readonly record struct FenceToken(long Generation, long Sequence) : IComparable<FenceToken>
 {
     public int CompareTo(FenceToken other)
     {
         var byGeneration = Generation.CompareTo(other.Generation);
-        return byGeneration != 0 ? byGeneration : Epoch.CompareTo(other.Epoch);
+        return byGeneration != 0 ? byGeneration : Sequence.CompareTo(other.Sequence);
     }
 
     public static bool operator <(FenceToken left, FenceToken right) => left.CompareTo(right) < 0;
@@ -20,7 +20,7 @@ public readonly record struct FenceToken(long Generation, long Epoch) : ICompara
 
     public static bool operator >=(FenceToken left, FenceToken right) => left.CompareTo(right) >= 0;
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Generation}:{Epoch}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Generation}:{Sequence}");
 }
 
 /// <summary>A commit (or a fence acquisition) from a token older than one the fence has already seen: a deposed leader.

@@ -224,7 +224,7 @@ public sealed partial class FencedCommitter
             var ledger = new NpgsqlBatchCommand(Sql.InsertLedger);
             ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
             ledger.Parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Generation });
-            ledger.Parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Epoch });
+            ledger.Parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Sequence });
             ledger.Parameters.Add(new NpgsqlParameter<string> { TypedValue = nodeId });
             ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = outcomes });
             ledger.Parameters.Add(new NpgsqlParameter { Value = reasons, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -248,7 +248,7 @@ public sealed partial class FencedCommitter
     private static void AddFenceParameters(NpgsqlParameterCollection parameters, FenceToken token, string nodeId, string resource)
     {
         parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Generation });
-        parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Epoch });
+        parameters.Add(new NpgsqlParameter<long> { TypedValue = token.Sequence });
         parameters.Add(new NpgsqlParameter<string> { TypedValue = nodeId });
         parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
     }

@@ -37,17 +37,13 @@ namespace Pipeline.Inventory.Migrations
                         .HasColumnName("at")
                         .HasDefaultValueSql("now()");
 
-                    b.Property<long>("CurrentEpoch")
-                        .HasColumnType("bigint")
-                        .HasColumnName("current_epoch");
-
                     b.Property<long>("CurrentGeneration")
                         .HasColumnType("bigint")
                         .HasColumnName("current_generation");
 
-                    b.Property<long>("Epoch")
+                    b.Property<long>("CurrentSequence")
                         .HasColumnType("bigint")
-                        .HasColumnName("epoch");
+                        .HasColumnName("current_sequence");
 
                     b.Property<long>("Generation")
                         .HasColumnType("bigint")
@@ -62,6 +58,10 @@ namespace Pipeline.Inventory.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("resource");
+
+                    b.Property<long>("Sequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sequence");
 
                     b.HasKey("Id");
 
@@ -83,13 +83,13 @@ namespace Pipeline.Inventory.Migrations
                         .HasColumnName("at")
                         .HasDefaultValueSql("now()");
 
-                    b.Property<long>("FromEpoch")
-                        .HasColumnType("bigint")
-                        .HasColumnName("from_epoch");
-
                     b.Property<long>("FromGeneration")
                         .HasColumnType("bigint")
                         .HasColumnName("from_generation");
+
+                    b.Property<long>("FromSequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("from_sequence");
 
                     b.Property<string>("Operator")
                         .IsRequired()
@@ -106,13 +106,13 @@ namespace Pipeline.Inventory.Migrations
                         .HasColumnType("text")
                         .HasColumnName("resource");
 
-                    b.Property<long>("ToEpoch")
-                        .HasColumnType("bigint")
-                        .HasColumnName("to_epoch");
-
                     b.Property<long>("ToGeneration")
                         .HasColumnType("bigint")
                         .HasColumnName("to_generation");
+
+                    b.Property<long>("ToSequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("to_sequence");
 
                     b.HasKey("Id");
 
@@ -138,10 +138,6 @@ namespace Pipeline.Inventory.Migrations
                         .HasColumnType("text")
                         .HasColumnName("detail");
 
-                    b.Property<long>("Epoch")
-                        .HasColumnType("bigint")
-                        .HasColumnName("epoch");
-
                     b.Property<long>("Generation")
                         .HasColumnType("bigint")
                         .HasColumnName("generation");
@@ -165,6 +161,10 @@ namespace Pipeline.Inventory.Migrations
                         .HasColumnType("text")
                         .HasColumnName("reason");
 
+                    b.Property<long>("Sequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sequence");
+
                     b.HasKey("CommitSeq");
 
                     b.HasIndex("OrderId")
@@ -180,10 +180,6 @@ namespace Pipeline.Inventory.Migrations
                         .HasColumnType("text")
                         .HasColumnName("resource");
 
-                    b.Property<long>("Epoch")
-                        .HasColumnType("bigint")
-                        .HasColumnName("epoch");
-
                     b.Property<long>("Generation")
                         .HasColumnType("bigint")
                         .HasColumnName("generation");
@@ -192,6 +188,10 @@ namespace Pipeline.Inventory.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("holder");
+
+                    b.Property<long>("Sequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sequence");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .ValueGeneratedOnAdd()
@@ -207,9 +207,9 @@ namespace Pipeline.Inventory.Migrations
                         new
                         {
                             Resource = "inventory-commit",
-                            Epoch = 0L,
                             Generation = 0L,
                             Holder = "",
+                            Sequence = 0L,
                             UpdatedAt = new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
                         });
                 });

@@ -47,7 +47,7 @@ public sealed class InventoryCommit
 
     public long Generation { get; set; }
 
-    public long Epoch { get; set; }
+    public long Sequence { get; set; }
 
     public required string NodeId { get; set; }
 
@@ -67,7 +67,7 @@ public sealed class LeaderFence
 
     public long Generation { get; set; }
 
-    public long Epoch { get; set; }
+    public long Sequence { get; set; }
 
     public required string Holder { get; set; }
 
@@ -87,11 +87,11 @@ public sealed class FenceRejection
 
     public long Generation { get; set; }
 
-    public long Epoch { get; set; }
+    public long Sequence { get; set; }
 
     public long CurrentGeneration { get; set; }
 
-    public long CurrentEpoch { get; set; }
+    public long CurrentSequence { get; set; }
 }
 
 /// <summary>Audit of an operator's fence reset (the <c>fence-reset</c> verb): who moved the fence, from which token to which
@@ -108,11 +108,11 @@ public sealed class FenceReset
 
     public long FromGeneration { get; set; }
 
-    public long FromEpoch { get; set; }
+    public long FromSequence { get; set; }
 
     public long ToGeneration { get; set; }
 
-    public long ToEpoch { get; set; }
+    public long ToSequence { get; set; }
 
     public required string Reason { get; set; }
 }

@@ -61,7 +61,7 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             e.Property(x => x.OrderId).HasColumnName("order_id");
             e.HasIndex(x => x.OrderId).IsUnique().HasDatabaseName("ux_inventory_commits_order_id");
             e.Property(x => x.Generation).HasColumnName("generation");
-            e.Property(x => x.Epoch).HasColumnName("epoch");
+            e.Property(x => x.Sequence).HasColumnName("sequence");
             e.Property(x => x.NodeId).HasColumnName("node_id");
             e.Property(x => x.Outcome).HasColumnName("outcome");
             e.Property(x => x.Reason).HasColumnName("reason");
@@ -75,10 +75,10 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             e.HasKey(x => x.Resource);
             e.Property(x => x.Resource).HasColumnName("resource");
             e.Property(x => x.Generation).HasColumnName("generation");
-            e.Property(x => x.Epoch).HasColumnName("epoch");
+            e.Property(x => x.Sequence).HasColumnName("sequence");
             e.Property(x => x.Holder).HasColumnName("holder");
             e.Property(x => x.UpdatedAt).HasColumnName("updated_at").HasDefaultValueSql("now()");
-            e.HasData(new LeaderFence { Resource = FenceResources.InventoryCommit, Generation = 0, Epoch = 0, Holder = "", UpdatedAt = DateTimeOffset.UnixEpoch });
+            e.HasData(new LeaderFence { Resource = FenceResources.InventoryCommit, Generation = 0, Sequence = 0, Holder = "", UpdatedAt = DateTimeOffset.UnixEpoch });
         });
 
         modelBuilder.Entity<FenceRejection>(e =>
@@ -90,9 +90,9 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             e.Property(x => x.Resource).HasColumnName("resource");
             e.Property(x => x.NodeId).HasColumnName("node_id");
             e.Property(x => x.Generation).HasColumnName("generation");
-            e.Property(x => x.Epoch).HasColumnName("epoch");
+            e.Property(x => x.Sequence).HasColumnName("sequence");
             e.Property(x => x.CurrentGeneration).HasColumnName("current_generation");
-            e.Property(x => x.CurrentEpoch).HasColumnName("current_epoch");
+            e.Property(x => x.CurrentSequence).HasColumnName("current_sequence");
         });
 
         modelBuilder.Entity<FenceReset>(e =>
@@ -104,9 +104,9 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             e.Property(x => x.Resource).HasColumnName("resource");
             e.Property(x => x.Operator).HasColumnName("operator");
             e.Property(x => x.FromGeneration).HasColumnName("from_generation");
-            e.Property(x => x.FromEpoch).HasColumnName("from_epoch");
+            e.Property(x => x.FromSequence).HasColumnName("from_sequence");
             e.Property(x => x.ToGeneration).HasColumnName("to_generation");
-            e.Property(x => x.ToEpoch).HasColumnName("to_epoch");
+            e.Property(x => x.ToSequence).HasColumnName("to_sequence");
             e.Property(x => x.Reason).HasColumnName("reason");
         });
     }

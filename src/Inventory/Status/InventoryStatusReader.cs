@@ -24,7 +24,7 @@ public sealed class InventoryStatusReader(NpgsqlDataSource dataSource)
         }
 
         var fences = new List<FenceRow>();
-        using (var command = new NpgsqlCommand("SELECT resource, generation, epoch, holder, updated_at FROM leader_fence ORDER BY resource", connection))
+        using (var command = new NpgsqlCommand("SELECT resource, generation, sequence, holder, updated_at FROM leader_fence ORDER BY resource", connection))
         {
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using var readerScope = reader.ConfigureAwait(false);

@@ -121,12 +121,12 @@ public sealed class InvariantChecker(NpgsqlDataSource dataSource)
             """;
 
         public const string Fencing = """
-            SELECT format('commit_seq %s has token %s:%s after %s:%s', commit_seq, generation, epoch, prev_generation, prev_epoch)
-            FROM (SELECT commit_seq, order_id, generation, epoch,
+            SELECT format('commit_seq %s has token %s:%s after %s:%s', commit_seq, generation, sequence, prev_generation, prev_sequence)
+            FROM (SELECT commit_seq, order_id, generation, sequence,
                          lag(generation) OVER (ORDER BY commit_seq) AS prev_generation,
-                         lag(epoch) OVER (ORDER BY commit_seq) AS prev_epoch
+                         lag(sequence) OVER (ORDER BY commit_seq) AS prev_sequence
                   FROM inventory_commits) t
-            WHERE (generation, epoch) < (prev_generation, prev_epoch) AND ($2::text[] IS NULL OR order_id = ANY($2))
+            WHERE (generation, sequence) < (prev_generation, prev_sequence) AND ($2::text[] IS NULL OR order_id = ANY($2))
             """;
 
         public const string Counts = """

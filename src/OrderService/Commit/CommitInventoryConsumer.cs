@@ -29,7 +29,7 @@ public sealed class CommitInventoryConsumer(CommitBatcher batcher, ICommitAuthor
         ? new OrderConfirmed
         {
             OrderId = decision.OrderId,
-            Token = new FencingTokenInfo { Generation = decision.Token.Generation, Epoch = decision.Token.Epoch },
+            Token = new FencingTokenInfo { Generation = decision.Token.Generation, Sequence = decision.Token.Sequence },
             CommittedBy = decision.NodeId,
             CommittedAt = decision.CommittedAt,
         }

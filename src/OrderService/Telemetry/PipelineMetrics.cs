@@ -33,7 +33,7 @@ public sealed class PipelineMetrics : IDisposable
         meter.CreateObservableGauge("pipeline.fence.blocked", () => fence.Current.Blocked ? 1 : 0, "{bool}", "1 while the fence holds a token no candidate of this election can reach");
         meter.CreateObservableGauge("pipeline.leader", () => Volatile.Read(ref lease) is { IsRevoked: false } ? 1 : 0, "{bool}", "1 while this replica holds the commit lease");
         meter.CreateObservableGauge("pipeline.fence.token", () => Volatile.Read(ref lease) is { IsRevoked: false } l
-            ? [new Measurement<long>(l.Token.Generation, new KeyValuePair<string, object?>("part", "generation")), new Measurement<long>(l.Token.Sequence, new KeyValuePair<string, object?>("part", "epoch"))]
+            ? [new Measurement<long>(l.Token.Generation, new KeyValuePair<string, object?>("part", "generation")), new Measurement<long>(l.Token.Sequence, new KeyValuePair<string, object?>("part", "sequence"))]
             : Array.Empty<Measurement<long>>(), null, "The fencing token this replica commits with");
         commits = meter.CreateCounter<long>("pipeline.commits", "{order}", "Orders decided by the commit stage, by outcome");
         fenceRejections = meter.CreateCounter<long>("pipeline.fence.rejections", "{batch}", "Commits refused by the fence");

@@ -29,7 +29,7 @@ internal static class CommitTestKit
     {
         options ??= new FencedCommitterOptions();
         options.Resource = "test-" + Guid.NewGuid().ToString("N");
-        await ScalarAsync<object>(db, $"INSERT INTO leader_fence (resource, generation, epoch, holder) VALUES ('{options.Resource}', 0, 0, '')");
+        await ScalarAsync<object>(db, $"INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ('{options.Resource}', 0, 0, '')");
         return new FencedCommitter(dataSource ?? db.DataSource, options);
     }
 
@@ -37,7 +37,7 @@ internal static class CommitTestKit
     public static async Task<string> NewFenceAsync(InventoryDatabaseFixture db)
     {
         var resource = "test-" + Guid.NewGuid().ToString("N");
-        await ExecuteAsync(db, $"INSERT INTO leader_fence (resource, generation, epoch, holder) VALUES ('{resource}', 0, 0, '')");
+        await ExecuteAsync(db, $"INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ('{resource}', 0, 0, '')");
         return resource;
     }
 
@@ -49,7 +49,7 @@ internal static class CommitTestKit
     public static async Task<(FenceToken Token, string Holder)> FenceAsync(InventoryDatabaseFixture db, string resource)
     {
         await using var connection = await db.DataSource.OpenConnectionAsync();
-        await using var command = new NpgsqlCommand("SELECT generation, epoch, holder FROM leader_fence WHERE resource = $1", connection);
+        await using var command = new NpgsqlCommand("SELECT generation, sequence, holder FROM leader_fence WHERE resource = $1", connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), $"no fence row {resource}");

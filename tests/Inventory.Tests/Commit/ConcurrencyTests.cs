@@ -72,16 +72,16 @@ public sealed class ConcurrencyTests(InventoryDatabaseFixture db, ITestOutputHel
         // Fencing: tokens rose, stale commits were refused and audited, and the ledger's tokens never go down in commit order
         // (checked against the running maximum of every earlier row, not only the previous one).
         Assert.True(race.Stale > 0, "no committer was ever fenced off; the race did not race");
-        Assert.True(await ScalarAsync<long>(db, "SELECT count(DISTINCT (generation, epoch)) FROM inventory_commits") > 2);
+        Assert.True(await ScalarAsync<long>(db, "SELECT count(DISTINCT (generation, sequence)) FROM inventory_commits") > 2);
         Assert.True(await CountAsync(db, "inventory_commits", "generation > 1") > 0);
         Assert.Equal(0, await ScalarAsync<long>(db, """
             SELECT count(*) FROM (
-                SELECT ARRAY[generation, epoch] AS token,
-                       max(ARRAY[generation, epoch]) OVER (ORDER BY commit_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+                SELECT ARRAY[generation, sequence] AS token,
+                       max(ARRAY[generation, sequence]) OVER (ORDER BY commit_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
                 FROM inventory_commits) t
             WHERE token < before
             """));
-        Assert.Equal(race.Stale + race.RefusedAcquisitions, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND (current_generation, current_epoch) > (generation, epoch)"));
+        Assert.Equal(race.Stale + race.RefusedAcquisitions, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND (current_generation, current_sequence) > (generation, sequence)"));
         Assert.Equal(race.Stale + race.RefusedAcquisitions, await CountAsync(db, "fence_rejections"));
 
         var report = await new InvariantChecker(db.DataSource).VerifyAsync(drained: true, [.. orders.Select(o => o.OrderId)]);
@@ -93,7 +93,7 @@ public sealed class ConcurrencyTests(InventoryDatabaseFixture db, ITestOutputHel
     private async Task<Dictionary<string, (string Outcome, FenceToken Token, string NodeId)>> ReadLedgerAsync()
     {
         await using var connection = await db.DataSource.OpenConnectionAsync();
-        await using var command = new NpgsqlCommand("SELECT order_id, outcome, generation, epoch, node_id FROM inventory_commits", connection);
+        await using var command = new NpgsqlCommand("SELECT order_id, outcome, generation, sequence, node_id FROM inventory_commits", connection);
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new Dictionary<string, (string, FenceToken, string)>();
         while (await reader.ReadAsync())
@@ -258,7 +258,7 @@ public sealed class ConcurrencyTests(InventoryDatabaseFixture db, ITestOutputHel
             lock (tokenLock)
             {
                 issued++;
-                LastIssued = issued % 5 == 0 ? new FenceToken(LastIssued.Generation + 1, 1) : LastIssued with { Epoch = LastIssued.Epoch + 1 };
+                LastIssued = issued % 5 == 0 ? new FenceToken(LastIssued.Generation + 1, 1) : LastIssued with { Sequence = LastIssued.Sequence + 1 };
                 return LastIssued;
             }
         }

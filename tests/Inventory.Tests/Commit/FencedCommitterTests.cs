@@ -36,7 +36,7 @@ public sealed class FencedCommitterTests(InventoryDatabaseFixture db) : IClassFi
         Assert.True(decisions[3].Confirmed);
         Assert.Equal(0, await OnHandAsync(db, "A-1"));
         Assert.Equal(9, await OnHandAsync(db, "A-2"));
-        Assert.Equal(4, await CountAsync(db, "inventory_commits", "order_id LIKE 'a-%' AND generation = 1 AND epoch = 1 AND node_id = 'n1'"));
+        Assert.Equal(4, await CountAsync(db, "inventory_commits", "order_id LIKE 'a-%' AND generation = 1 AND sequence = 1 AND node_id = 'n1'"));
         Assert.Equal(2, await CountAsync(db, "orders", "order_id LIKE 'a-%' AND status = 'Confirmed'"));
         Assert.Equal(2, await CountAsync(db, "orders", "order_id LIKE 'a-%' AND status = 'Rejected' AND decided_at IS NOT NULL"));
     }

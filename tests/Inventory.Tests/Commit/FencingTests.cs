@@ -31,7 +31,7 @@ public sealed class FencingTests(InventoryDatabaseFixture db) : IClassFixture<In
         await using var bump = await db.OpenConnectionAsync();
         var bumpPid = bump.ProcessID;
         await using var transaction = await bump.BeginTransactionAsync();
-        await using (var update = new NpgsqlCommand("UPDATE leader_fence SET generation = 1, epoch = 6, holder = 'n6' WHERE resource = $1 AND (generation, epoch) <= (1, 6)", bump, transaction))
+        await using (var update = new NpgsqlCommand("UPDATE leader_fence SET generation = 1, sequence = 6, holder = 'n6' WHERE resource = $1 AND (generation, sequence) <= (1, 6)", bump, transaction))
         {
             update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
             Assert.Equal(1, await update.ExecuteNonQueryAsync());
@@ -53,16 +53,16 @@ public sealed class FencingTests(InventoryDatabaseFixture db) : IClassFixture<In
 
         Assert.Equal(9, await OnHandAsync(db, "F1-A"));
         Assert.Equal(1, await CountAsync(db, "inventory_commits", "order_id LIKE 'f1-%'"));
-        Assert.Equal(1, await CountAsync(db, "inventory_commits", "order_id = 'f1-before' AND generation = 1 AND epoch = 5"));
+        Assert.Equal(1, await CountAsync(db, "inventory_commits", "order_id = 'f1-before' AND generation = 1 AND sequence = 5"));
         Assert.Equal(2, await CountAsync(db, "orders", "order_id IN ('f1-waiting', 'f1-after') AND status = 'Received' AND decided_at IS NULL"));
-        Assert.Equal(2, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'n5' AND generation = 1 AND epoch = 5 AND current_generation = 1 AND current_epoch = 6"));
+        Assert.Equal(2, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'n5' AND generation = 1 AND sequence = 5 AND current_generation = 1 AND current_sequence = 6"));
         Assert.Equal(2, await CountAsync(db, "fence_rejections", $"resource = '{resource}'"));
 
         // The new leader commits what the stale one could not.
         var newer = new FencedCommitter(db.DataSource, new FencedCommitterOptions { Resource = resource });
         Assert.All(await newer.CommitAsync(new FenceToken(1, 6), "n6", orders[1..]), d => Assert.True(d.Confirmed));
         Assert.Equal(4, await OnHandAsync(db, "F1-A"));
-        Assert.Equal(2, await CountAsync(db, "inventory_commits", "order_id LIKE 'f1-%' AND generation = 1 AND epoch = 6 AND node_id = 'n6'"));
+        Assert.Equal(2, await CountAsync(db, "inventory_commits", "order_id LIKE 'f1-%' AND generation = 1 AND sequence = 6 AND node_id = 'n6'"));
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class FencingTests(InventoryDatabaseFixture db) : IClassFixture<In
 
         Assert.All(await committer.CommitAsync(newer, "n2", orders), d => Assert.True(d.Confirmed));
         Assert.Equal(8, await OnHandAsync(db, "F2-A"));
-        Assert.Equal(2, await CountAsync(db, "inventory_commits", "order_id LIKE 'f2-%' AND generation = 2 AND epoch = 1"));
+        Assert.Equal(2, await CountAsync(db, "inventory_commits", "order_id LIKE 'f2-%' AND generation = 2 AND sequence = 1"));
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class FencingTests(InventoryDatabaseFixture db) : IClassFixture<In
         Assert.Equal(0, await CountAsync(db, "inventory_commits", "order_id LIKE 'f3-%'"));
         Assert.Equal(3, await CountAsync(db, "orders", "order_id LIKE 'f3-%' AND status = 'Received' AND reason IS NULL AND decided_at IS NULL"));
         Assert.Equal(1, await CountAsync(db, "fence_rejections", $"resource = '{resource}'"));
-        Assert.Equal(1, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'deposed' AND generation = 3 AND epoch = 1 AND current_generation = 3 AND current_epoch = 2"));
+        Assert.Equal(1, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'deposed' AND generation = 3 AND sequence = 1 AND current_generation = 3 AND current_sequence = 2"));
         Assert.Equal((new FenceToken(3, 2), "leader"), await FenceAsync(db, resource));
     }
 
@@ -129,8 +129,8 @@ public sealed class FencingTests(InventoryDatabaseFixture db) : IClassFixture<In
         Assert.Equal(new FenceAcquisition(false, new FenceToken(5, 5)), refusedLowerGeneration);
         Assert.Equal((new FenceToken(5, 5), "n55"), await FenceAsync(db, resource));
         Assert.Equal(2, await CountAsync(db, "fence_rejections", $"resource = '{resource}'"));
-        Assert.Equal(1, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'n54' AND generation = 5 AND epoch = 4 AND current_generation = 5 AND current_epoch = 5"));
-        Assert.Equal(1, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'n499' AND generation = 4 AND epoch = 99 AND current_generation = 5 AND current_epoch = 5"));
+        Assert.Equal(1, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'n54' AND generation = 5 AND sequence = 4 AND current_generation = 5 AND current_sequence = 5"));
+        Assert.Equal(1, await CountAsync(db, "fence_rejections", $"resource = '{resource}' AND node_id = 'n499' AND generation = 4 AND sequence = 99 AND current_generation = 5 AND current_sequence = 5"));
     }
 
     [Fact]
@@ -169,6 +169,6 @@ public sealed class FencingTests(InventoryDatabaseFixture db) : IClassFixture<In
         Assert.Equal([(true, (RejectionReason?)null), (false, RejectionReason.OutOfStock)], decisions.Select(d => (d.Confirmed, d.Reason)));
         Assert.All(redelivered, d => Assert.True(d.AlreadyDecided));
         Assert.Equal(0, await OnHandAsync(db, "F6-A"));
-        Assert.Equal(2, await CountAsync(db, "inventory_commits", "order_id LIKE 'f6-%' AND generation = 1 AND epoch = 2 AND node_id = 'new'"));
+        Assert.Equal(2, await CountAsync(db, "inventory_commits", "order_id LIKE 'f6-%' AND generation = 1 AND sequence = 2 AND node_id = 'new'"));
     }
 }

@@ -59,7 +59,7 @@ public sealed class PausedLeaderTests(InventoryDatabaseFixture db) : IClassFixtu
         // And the new leader decides the order.
         Assert.True((await newer.CommitAsync(new FenceToken(1, 2), "newer", [order])).Single().Confirmed);
         Assert.Equal(7, await OnHandAsync(db, "P-1"));
-        Assert.Equal(1, await CountAsync(db, "inventory_commits", "order_id = 'p-paused' AND generation = 1 AND epoch = 2"));
+        Assert.Equal(1, await CountAsync(db, "inventory_commits", "order_id = 'p-paused' AND generation = 1 AND sequence = 2"));
     }
 }
 

@@ -24,7 +24,7 @@ public sealed class ScopedInvariantTests
             var committer = new FencedCommitter(db.DataSource, new FencedCommitterOptions { Resource = resource });
             await committer.CommitAsync(new FenceToken(2, 1), "n1", early[..1]);
             await ExecuteAsync(db, "UPDATE stock SET on_hand = on_hand - 1 WHERE sku = 'EARLY'");
-            await ExecuteAsync(db, "INSERT INTO inventory_commits (order_id, generation, epoch, node_id, outcome, reason) VALUES ('early-ghost', 1, 1, 'old', 'Rejected', 'OutOfStock')");
+            await ExecuteAsync(db, "INSERT INTO inventory_commits (order_id, generation, sequence, node_id, outcome, reason) VALUES ('early-ghost', 1, 1, 'old', 'Rejected', 'OutOfStock')");
 
             // This run: sound.
             var late = new[] { Order("late-1", ("LATE", 2)), Order("late-2", ("LATE", 3)) };

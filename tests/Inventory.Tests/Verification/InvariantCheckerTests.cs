@@ -44,7 +44,7 @@ public sealed class InvariantCheckerTests
     public Task Two_ledger_rows_for_one_order_break_invariant_2() => WithCommittedOrdersAsync(async db =>
     {
         await ExecuteAsync(db, "DROP INDEX ux_inventory_commits_order_id");
-        await ExecuteAsync(db, "INSERT INTO inventory_commits (order_id, generation, epoch, node_id, outcome, reason) VALUES ('i-short', 2, 1, 'n2', 'Rejected', 'OutOfStock')");
+        await ExecuteAsync(db, "INSERT INTO inventory_commits (order_id, generation, sequence, node_id, outcome, reason) VALUES ('i-short', 2, 1, 'n2', 'Rejected', 'OutOfStock')");
 
         AssertOnlyViolated(await VerifyAsync(db), (2, 1, "i-short: 2 ledger rows"));
     });
@@ -120,7 +120,7 @@ public sealed class InvariantCheckerTests
         // Recorded and decided consistently everywhere else: only the token order is wrong.
         await ReceiveAsync(db, Order("i-late", ("I-A", 99)));
         await ExecuteAsync(db, "UPDATE orders SET status = 'Rejected', reason = 'OutOfStock', decided_at = now() WHERE order_id = 'i-late'");
-        await ExecuteAsync(db, "INSERT INTO inventory_commits (order_id, generation, epoch, node_id, outcome, reason) VALUES ('i-late', 1, 5, 'deposed', 'Rejected', 'OutOfStock')");
+        await ExecuteAsync(db, "INSERT INTO inventory_commits (order_id, generation, sequence, node_id, outcome, reason) VALUES ('i-late', 1, 5, 'deposed', 'Rejected', 'OutOfStock')");
         var seq = await ScalarAsync<long>(db, "SELECT commit_seq FROM inventory_commits WHERE order_id = 'i-late'");
 
         AssertOnlyViolated(await VerifyAsync(db, true, [.. Published, "i-late"]), (4, 1, $"commit_seq {seq} has token 1:5 after 2:1"));
@@ -130,9 +130,9 @@ public sealed class InvariantCheckerTests
     public Task Each_descent_of_the_ledger_tokens_counts_once_in_invariant_4() => WithCommittedOrdersAsync(async db =>
     {
         // Tokens in commit order: 1:1 1:1 2:1 | 1:7 1:8 | 1:2 -> two descents (2:1 -> 1:7 and 1:8 -> 1:2).
-        foreach (var (id, epoch) in new[] { ("i-x1", 7), ("i-x2", 8), ("i-x3", 2) })
+        foreach (var (id, sequence) in new[] { ("i-x1", 7), ("i-x2", 8), ("i-x3", 2) })
         {
-            await ExecuteAsync(db, $"INSERT INTO inventory_commits (order_id, generation, epoch, node_id, outcome, reason) VALUES ('{id}', 1, {epoch}, 'x', 'Rejected', 'UnknownSku')");
+            await ExecuteAsync(db, $"INSERT INTO inventory_commits (order_id, generation, sequence, node_id, outcome, reason) VALUES ('{id}', 1, {sequence}, 'x', 'Rejected', 'UnknownSku')");
         }
 
         var result = (await VerifyAsync(db)).Results.Single(r => r.Number == 4);

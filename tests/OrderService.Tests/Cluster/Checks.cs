@@ -68,7 +68,7 @@ public static class Checks
     }
 
     /// <summary>
-    /// Invariant 5: every ledger token was held by a leader. Its generation is the election path's czxid; its epoch is the
+    /// Invariant 5: every ledger token was held by a leader. Its generation is the election path's czxid; its sequence is the
     /// sequence of an election node that existed (below the path's child counter) and that the committing node created;
     /// and the committing node was seen leading with exactly that token in a /status answer (or, for a leadership too short
     /// for the poll, said so in its log).
@@ -82,21 +82,21 @@ public static class Checks
         var observed = fixture.Cluster.ObservedLeaders.Select(l => (l.NodeId, l.Token.Generation, l.Token.Sequence)).ToHashSet();
         var logged = fixture.Cluster.LoggedLeaders().Select(l => (l.NodeId, l.Token.Generation, l.Token.Sequence)).ToHashSet();
         var problems = new List<string>();
-        foreach (var token in ledger.Select(r => (r.NodeId, r.Generation, r.Epoch)).Distinct())
+        foreach (var token in ledger.Select(r => (r.NodeId, r.Generation, r.Sequence)).Distinct())
         {
             if (token.Generation != election.Stat.Czxid)
             {
                 problems.Add($"{token}: generation is not the election path's czxid {election.Stat.Czxid}");
             }
 
-            if (token.Epoch < 0 || token.Epoch >= election.Stat.Cversion)
+            if (token.Sequence < 0 || token.Sequence >= election.Stat.Cversion)
             {
-                problems.Add($"{token}: epoch outside the sequences the election path has handed out (0..{election.Stat.Cversion - 1})");
+                problems.Add($"{token}: sequence outside the sequences the election path has handed out (0..{election.Stat.Cversion - 1})");
             }
 
-            if ((!fixture.Cluster.ObservedCandidates.TryGetValue(token.Epoch, out var creator) || creator != token.NodeId) && !logged.Contains(token))
+            if ((!fixture.Cluster.ObservedCandidates.TryGetValue(token.Sequence, out var creator) || creator != token.NodeId) && !logged.Contains(token))
             {
-                problems.Add($"{token}: election node {token.Epoch} was {(creator is null ? "never seen" : $"created by {creator}")}");
+                problems.Add($"{token}: election node {token.Sequence} was {(creator is null ? "never seen" : $"created by {creator}")}");
             }
 
             if (!observed.Contains(token) && !logged.Contains(token))
@@ -110,8 +110,8 @@ public static class Checks
 
     private static string? Mismatch(OrderRow order, LedgerRow? row, object decision) => (order.Status, decision) switch
     {
-        (OrderStatus.Confirmed, OrderConfirmed c) when row is not null && (c.Token.Generation, c.Token.Epoch, c.CommittedBy) != (row.Generation, row.Epoch, row.NodeId) =>
-            $"event says {c.Token} by {c.CommittedBy}, ledger {row.Generation}:{row.Epoch} by {row.NodeId}",
+        (OrderStatus.Confirmed, OrderConfirmed c) when row is not null && (c.Token.Generation, c.Token.Sequence, c.CommittedBy) != (row.Generation, row.Sequence, row.NodeId) =>
+            $"event says {c.Token} by {c.CommittedBy}, ledger {row.Generation}:{row.Sequence} by {row.NodeId}",
         (OrderStatus.Confirmed, OrderConfirmed c) when row is not null && c.CommittedAt != row.CommittedAt => $"event committed at {c.CommittedAt:O}, ledger {row.CommittedAt:O}",
         (OrderStatus.Confirmed, OrderConfirmed) => null,
         (OrderStatus.Rejected, OrderRejected r) when r.Reason.ToString() != order.Reason || r.Detail != order.Detail =>

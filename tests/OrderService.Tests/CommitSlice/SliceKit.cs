@@ -100,7 +100,7 @@ internal sealed class Slice : IAsyncDisposable
     public static async Task<Slice> CreateAsync(InventoryDatabaseFixture db, int batchSize, TimeSpan timeLimit)
     {
         var resource = "slice-" + Guid.NewGuid().ToString("N");
-        await using (var command = db.DataSource.CreateCommand($"INSERT INTO leader_fence (resource, generation, epoch, holder) VALUES ('{resource}', 0, 0, '')"))
+        await using (var command = db.DataSource.CreateCommand($"INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ('{resource}', 0, 0, '')"))
         {
             await command.ExecuteNonQueryAsync();
         }
@@ -136,7 +136,7 @@ internal sealed class Slice : IAsyncDisposable
     /// <summary>Ledger rows of <paramref name="prefix"/>'s orders, with the token they were committed under.</summary>
     public async Task<List<(string OrderId, FenceToken Token)>> LedgerAsync(string prefix)
     {
-        await using var command = Db.DataSource.CreateCommand("SELECT order_id, generation, epoch FROM inventory_commits WHERE order_id LIKE $1 ORDER BY commit_seq");
+        await using var command = Db.DataSource.CreateCommand("SELECT order_id, generation, sequence FROM inventory_commits WHERE order_id LIKE $1 ORDER BY commit_seq");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = prefix + "-%" });
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new List<(string, FenceToken)>();

@@ -26,8 +26,8 @@ public sealed class FenceAheadTests(ClusterFixture fixture, ITestOutputHelper ou
         var leader = await fixture.ReadyAsync();
         var db = fixture.Database.DataSource;
         await InventoryDatabase.SeedStockAsync(db, ["FENCE-AHEAD"], 100);
-        var ahead = (Generation: leader.Token.Generation + 1, Epoch: 0L);
-        await fixture.ExecuteAsync($"UPDATE leader_fence SET generation = {ahead.Generation}, epoch = 0, holder = 'a rebuilt ensemble' WHERE resource = '{FenceResources.InventoryCommit}'");
+        var ahead = (Generation: leader.Token.Generation + 1, Sequence: 0L);
+        await fixture.ExecuteAsync($"UPDATE leader_fence SET generation = {ahead.Generation}, sequence = 0, holder = 'a rebuilt ensemble' WHERE resource = '{FenceResources.InventoryCommit}'");
         var rejectionsBefore = await fixture.ScalarAsync<long>("SELECT count(*) FROM fence_rejections");
 
         // The leader's next commit meets the fence; so does every candidate after it.
@@ -76,7 +76,7 @@ public sealed class FenceAheadTests(ClusterFixture fixture, ITestOutputHelper ou
         output.WriteLine($"fence-reset --confirm: exit {applied.ExitCode}\n{applied.Output}");
         Assert.Equal(0, applied.ExitCode);
         Assert.Equal(1L, await fixture.ScalarAsync<long>(
-            $"SELECT count(*) FROM fence_resets WHERE operator = 'liveness-test' AND reason = 'test: ensemble rebuilt' AND from_generation = {ahead.Generation} AND to_generation = {leader.Token.Generation} AND to_epoch = 0"));
+            $"SELECT count(*) FROM fence_resets WHERE operator = 'liveness-test' AND reason = 'test: ensemble rebuilt' AND from_generation = {ahead.Generation} AND to_generation = {leader.Token.Generation} AND to_sequence = 0"));
 
         // Commits flow again, and every replica is ready once more.
         await PipelineDb.WaitDecidedAsync(db, [order.OrderId], TimeSpan.FromSeconds(120), fixture.Describe);

@@ -3,8 +3,8 @@ using Pipeline.Inventory.Model;
 
 namespace Pipeline.Testing;
 
-/// <summary>A leadership as the election history recorded it: node and token (generation = election path czxid, epoch = sequence).</summary>
-public sealed record Leadership(string NodeId, long Generation, long Epoch);
+/// <summary>A leadership as the election history recorded it: node and token (generation = the election path's czxid, sequence = the leader node's sequence).</summary>
+public sealed record Leadership(string NodeId, long Generation, long Sequence);
 
 /// <summary>
 /// What happened in one run: the ids the storefront published, the orders and ledger rows in Postgres after the heal and
@@ -16,7 +16,7 @@ public sealed record History(
     IReadOnlyList<LedgerRow> Ledger,
     IReadOnlyDictionary<string, IReadOnlyList<object>> Events,
     IReadOnlySet<Leadership> Leaders,
-    IReadOnlyDictionary<(long Generation, long Epoch), DateTimeOffset>? FencedSince = null);
+    IReadOnlyDictionary<(long Generation, long Sequence), DateTimeOffset>? FencedSince = null);
 
 /// <summary>
 /// The fault suite's checker over a <see cref="History"/>. Pure (no I/O), so its own tests can feed it hand-made bad
@@ -39,17 +39,17 @@ public static class HistoryChecker
         for (var i = 1; i < ledger.Count; i++)
         {
             var (previous, row) = (ledger[i - 1], ledger[i]);
-            if ((row.Generation, row.Epoch).CompareTo((previous.Generation, previous.Epoch)) < 0)
+            if ((row.Generation, row.Sequence).CompareTo((previous.Generation, previous.Sequence)) < 0)
             {
-                violations.Add($"invariant 4: commit_seq {row.CommitSeq} ({row.OrderId} by {row.NodeId}) has token {row.Generation}:{row.Epoch} " +
-                               $"after {previous.Generation}:{previous.Epoch} (commit_seq {previous.CommitSeq} by {previous.NodeId})");
+                violations.Add($"invariant 4: commit_seq {row.CommitSeq} ({row.OrderId} by {row.NodeId}) has token {row.Generation}:{row.Sequence} " +
+                               $"after {previous.Generation}:{previous.Sequence} (commit_seq {previous.CommitSeq} by {previous.NodeId})");
             }
         }
 
-        foreach (var token in ledger.Select(r => new Leadership(r.NodeId, r.Generation, r.Epoch)).Distinct().Where(t => !history.Leaders.Contains(t)))
+        foreach (var token in ledger.Select(r => new Leadership(r.NodeId, r.Generation, r.Sequence)).Distinct().Where(t => !history.Leaders.Contains(t)))
         {
-            violations.Add($"invariant 5: {token.NodeId} committed with token {token.Generation}:{token.Epoch}, which no recorded leader held " +
-                           $"(recorded: {string.Join(", ", history.Leaders.Select(l => $"{l.NodeId} {l.Generation}:{l.Epoch}"))})");
+            violations.Add($"invariant 5: {token.NodeId} committed with token {token.Generation}:{token.Sequence}, which no recorded leader held " +
+                           $"(recorded: {string.Join(", ", history.Leaders.Select(l => $"{l.NodeId} {l.Generation}:{l.Sequence}"))})");
         }
 
         violations.AddRange(CommitsAfterANewerLeaderFenced(ledger, history.FencedSince));
@@ -82,7 +82,7 @@ public static class HistoryChecker
     /// <summary>Invariant 5 in time: a ledger row whose transaction started after a newer token had bumped the fence was
     /// committed by a leader that no longer held leadership. (With the fence, such a transaction is refused; a transaction
     /// that began before the bump holds the fence row, so the bump, and its log line, come after it.)</summary>
-    private static IEnumerable<string> CommitsAfterANewerLeaderFenced(List<LedgerRow> ledger, IReadOnlyDictionary<(long Generation, long Epoch), DateTimeOffset>? fencedSince)
+    private static IEnumerable<string> CommitsAfterANewerLeaderFenced(List<LedgerRow> ledger, IReadOnlyDictionary<(long Generation, long Sequence), DateTimeOffset>? fencedSince)
     {
         if (fencedSince is not { Count: > 0 })
         {
@@ -92,11 +92,11 @@ public static class HistoryChecker
         var tokens = fencedSince.OrderBy(t => t.Key).ToList();
         foreach (var row in ledger)
         {
-            var newer = tokens.Where(t => t.Key.CompareTo((row.Generation, row.Epoch)) > 0 && t.Value < row.CommittedAt).Select(t => ((long, long)?)t.Key).FirstOrDefault();
+            var newer = tokens.Where(t => t.Key.CompareTo((row.Generation, row.Sequence)) > 0 && t.Value < row.CommittedAt).Select(t => ((long, long)?)t.Key).FirstOrDefault();
             if (newer is { } n)
             {
                 yield return $"invariant 5: commit_seq {row.CommitSeq} ({row.OrderId} by {row.NodeId}) began at {row.CommittedAt:HH:mm:ss.fff} under token " +
-                             $"{row.Generation}:{row.Epoch}, after token {n.Item1}:{n.Item2} had bumped the fence at {fencedSince[n]:HH:mm:ss.fff}";
+                             $"{row.Generation}:{row.Sequence}, after token {n.Item1}:{n.Item2} had bumped the fence at {fencedSince[n]:HH:mm:ss.fff}";
             }
         }
     }
@@ -121,8 +121,8 @@ public static class HistoryChecker
 
         return (order.Status, events[0]) switch
         {
-            (OrderStatus.Confirmed, OrderConfirmed c) when (c.Token.Generation, c.Token.Epoch, c.CommittedBy) != (row!.Generation, row.Epoch, row.NodeId) =>
-                $"event says {c.Token} by {c.CommittedBy}, ledger {row.Generation}:{row.Epoch} by {row.NodeId}",
+            (OrderStatus.Confirmed, OrderConfirmed c) when (c.Token.Generation, c.Token.Sequence, c.CommittedBy) != (row!.Generation, row.Sequence, row.NodeId) =>
+                $"event says {c.Token} by {c.CommittedBy}, ledger {row.Generation}:{row.Sequence} by {row.NodeId}",
             (OrderStatus.Confirmed, OrderConfirmed) => null,
             (OrderStatus.Rejected, OrderRejected r) when r.Reason.ToString() != order.Reason => $"event says {r.Reason}, orders.reason {order.Reason}",
             (OrderStatus.Rejected, OrderRejected) when row is not null && row.Reason != order.Reason => $"ledger says {row.Reason}, orders.reason {order.Reason}",

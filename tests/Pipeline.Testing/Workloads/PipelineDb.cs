@@ -7,7 +7,7 @@ namespace Pipeline.Testing;
 public sealed record OrderRow(string OrderId, string CustomerId, string Lines, string ContentHash, string Status, string? Reason, string? Detail, string ReceivedBy, DateTimeOffset? DecidedAt);
 
 /// <summary>An inventory_commits (ledger) row.</summary>
-public sealed record LedgerRow(long CommitSeq, string OrderId, long Generation, long Epoch, string NodeId, string Outcome, string? Reason, DateTimeOffset CommittedAt);
+public sealed record LedgerRow(long CommitSeq, string OrderId, long Generation, long Sequence, string NodeId, string Outcome, string? Reason, DateTimeOffset CommittedAt);
 
 /// <summary>What the tests read from the inventory database: orders, the ledger, and the "drained" wait.</summary>
 public static class PipelineDb
@@ -73,7 +73,7 @@ public static class PipelineDb
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         await using var command = dataSource.CreateCommand(
-            "SELECT commit_seq, order_id, generation, epoch, node_id, outcome, reason, committed_at FROM inventory_commits ORDER BY commit_seq");
+            "SELECT commit_seq, order_id, generation, sequence, node_id, outcome, reason, committed_at FROM inventory_commits ORDER BY commit_seq");
         var rows = new List<LedgerRow>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
@@ -85,14 +85,14 @@ public static class PipelineDb
         return rows;
     }
 
-    /// <summary>How many of <paramref name="orderIds"/> have a ledger row with token (generation, epoch).</summary>
-    public static async Task<long> CommittedUnderAsync(NpgsqlDataSource dataSource, IEnumerable<string> orderIds, long generation, long epoch)
+    /// <summary>How many of <paramref name="orderIds"/> have a ledger row with token (generation, sequence).</summary>
+    public static async Task<long> CommittedUnderAsync(NpgsqlDataSource dataSource, IEnumerable<string> orderIds, long generation, long sequence)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        await using var command = dataSource.CreateCommand("SELECT count(*) FROM inventory_commits WHERE order_id = ANY($1) AND generation = $2 AND epoch = $3");
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM inventory_commits WHERE order_id = ANY($1) AND generation = $2 AND sequence = $3");
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. orderIds] });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = generation });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epoch });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = sequence });
         return (long)(await command.ExecuteScalarAsync())!;
     }
 

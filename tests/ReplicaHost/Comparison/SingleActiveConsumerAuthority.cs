@@ -68,7 +68,7 @@ internal sealed class SingleActiveConsumerAuthority(
                 return;
             }
 
-            var previous = Current?.Token.Epoch ?? 0;
+            var previous = Current?.Token.Sequence ?? 0;
             var token = new FenceToken(0, Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), previous + 1));
             var nodeId = options.Value.NodeId;
             logger.LogWarning("SingleActiveConsumer {NodeId} activated with token {Token} (consumer {ConsumerTag}, channel {Channel})", nodeId, token, tag,
