@@ -68,7 +68,8 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
                 batch.Clear();
 
                 // The first batch of a new leadership goes at once with what has arrived: the rest of a handover's backlog
-                // follows in the next batch, and the first decision does not wait for a batch to fill.
+                // follows in the next batch, and the first decision does not wait for a batch to fill
+                // (CommitBatcherTests.The_first_batch_of_a_leadership_goes_at_once_with_what_has_arrived).
                 var handover = !ReferenceEquals(authority.Current, committedUnder);
                 using (var fill = new CancellationTokenSource(limit))
                 {

@@ -6,7 +6,7 @@ namespace Pipeline.OrderService.Commit;
 /// The right to commit under one token, from an <see cref="ICommitAuthority"/>. Revoked when the leadership behind it ends
 /// (<see cref="Revoked"/> is cancelled: commits in flight stop, nothing new starts). A graceful handover closes it instead
 /// (<see cref="CloseAsync"/>): no batch starts after that, the one in its transaction finishes, and then nothing of ours
-/// reaches Postgres any more, so the successor may take over at once.
+/// reaches Postgres any more, so the successor may take over at once (CommitGrantTests; the graceful rounds of FailoverTests).
 /// </summary>
 public sealed class CommitGrant
 {

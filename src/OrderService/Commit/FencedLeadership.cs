@@ -5,7 +5,6 @@ using Pipeline.Inventory.Commit;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Telemetry;
-using Pipeline.ZooKeeper.Client;
 using Pipeline.ZooKeeper.Recipes;
 
 namespace Pipeline.OrderService.Commit;
@@ -142,7 +141,7 @@ public sealed class FencedLeadership(
         }
 
         await warmUp.RunAsync(stoppingToken).ConfigureAwait(false);
-        candidate = new ElectionCandidate(CandidateOptions());
+        candidate = new ElectionCandidate(zooKeeperOptions.Value.ToCandidateOptions(pipelineOptions.Value.NodeId, loggerFactory));
         candidate.Start();
         var forwarding = Task.Run(() => ForwardElectionAsync(candidate, stoppingToken), CancellationToken.None);
 
@@ -183,21 +182,6 @@ public sealed class FencedLeadership(
         {
             await candidate.DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    private ElectionCandidateOptions CandidateOptions()
-    {
-        var zk = zooKeeperOptions.Value;
-        return new ElectionCandidateOptions
-        {
-            ConnectString = zk.ConnectString,
-            SessionTimeout = zk.SessionTimeout,
-            ElectionPath = zk.ElectionPath,
-            NodeId = pipelineOptions.Value.NodeId,
-            Version = typeof(FencedLeadership).Assembly.GetName().Version?.ToString() ?? "0",
-            LoggerFactory = loggerFactory,
-            Credential = string.IsNullOrEmpty(zk.DigestUser) ? null : new DigestCredential(zk.DigestUser, zk.DigestPassword ?? ""),
-        };
     }
 
     /// <summary>The election's changes become <see cref="Granted"/> and <see cref="Ended"/>. A lease's own cancellation queues
@@ -261,7 +245,8 @@ public sealed class FencedLeadership(
 
         // The endpoint connects while the fence is bumped (each takes tens of milliseconds of a handover); its deliveries wait
         // in the batcher until the fence has taken our token (WaitForGrantAsync), and go back to the queue if not. The bump
-        // goes out first: building the endpoint takes the calling thread for a while before it returns.
+        // goes out first: building the endpoint takes the calling thread for a while before it returns. A refused bump:
+        // FencingTests (Inventory) and the fault suite's PauseBeforeTransactionTests.
         phase = Phase.Acquiring;
         lease = granted;
         Interlocked.Exchange(ref pending, new TaskCompletionSource<CommitGrant?>(TaskCreationOptions.RunContinuationsAsynchronously))?.TrySetResult(null);

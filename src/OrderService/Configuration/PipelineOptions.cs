@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using Pipeline.ZooKeeper.Client;
+using Pipeline.ZooKeeper.Recipes;
 
 namespace Pipeline.OrderService.Configuration;
 
@@ -71,6 +73,18 @@ public sealed class ZooKeeperOptions
                      "identity (set ZooKeeper:AllowOpenElectionPath=true to run on a path anyone can write)",
         (false, true) => "ZooKeeper:DigestPassword is required with ZooKeeper:DigestUser",
         _ => DigestUser!.Contains(':', StringComparison.Ordinal) ? "ZooKeeper:DigestUser must not contain ':'" : null,
+    };
+
+    /// <summary>The election candidate of replica <paramref name="nodeId"/>, with this service's identity.</summary>
+    public ElectionCandidateOptions ToCandidateOptions(string nodeId, ILoggerFactory loggerFactory) => new()
+    {
+        ConnectString = ConnectString,
+        SessionTimeout = SessionTimeout,
+        ElectionPath = ElectionPath,
+        NodeId = nodeId,
+        Version = typeof(ZooKeeperOptions).Assembly.GetName().Version?.ToString() ?? "0",
+        LoggerFactory = loggerFactory,
+        Credential = string.IsNullOrEmpty(DigestUser) ? null : new DigestCredential(DigestUser, DigestPassword ?? ""),
     };
 }
 
