@@ -8,8 +8,8 @@ namespace Pipeline.Bench.Scenarios;
 /// <summary>
 /// The fault suite's long mode: runs tests/Cluster.Tests (real replicas, a private ZooKeeper ensemble, every fault under
 /// load) with PIPELINE_CHAOS_ROUNDS=N, collects each run's figures (FaultRun appends them to PIPELINE_CHAOS_REPORT) and
-/// tabulates them per fault. Ratio = share of fault runs without a violation (goal 1.0); the control run, with the fence
-/// check disabled, must instead show violations and is reported apart. Not part of `bench/run all` (it is a correctness
+/// tabulates them per fault. Ratio = share of fault runs without a violation (goal 1.0); the control run, whose replicas
+/// present a forged token to the fence (FaultInjection:ForgeFenceToken), must instead show violations and is reported apart. Not part of `bench/run all` (it is a correctness
 /// run, and 10 rounds take about half an hour).
 /// </summary>
 public sealed class ChaosScenario : IScenario
@@ -65,7 +65,7 @@ public sealed class ChaosScenario : IScenario
         var notes = new List<string>
         {
             string.Create(CultureInfo.InvariantCulture, $"{faultRuns.Count} fault runs, {clean} without a violation; {clean}/{faultRuns.Count} is the ratio."),
-            string.Create(CultureInfo.InvariantCulture, $"control (fence check disabled): {controls.Count} run(s), {controls.Count(r => r.Violations > 0)} with the stale commit detected{Example(controls)}"),
+            string.Create(CultureInfo.InvariantCulture, $"control (forged fence token, the fence refuses nothing): {controls.Count} run(s), {controls.Count(r => r.Violations > 0)} with the stale commit detected{Example(controls)}"),
             "failover: fault to a newer leader leading (kill, pause, partition), or to the next commit (Postgres cut, ZooKeeper server faults, quorum loss), or the leader's graceful handover (rolling restart).",
             "no-commit: the longest gap between consecutive commits around the fault, from the ledger.",
             string.Create(CultureInfo.InvariantCulture, $"dotnet test exit code {exit}; {clock.Elapsed.TotalMinutes:0.0} min; per-run lines in {Path.GetFileName(report)}."),
