@@ -112,8 +112,7 @@ public sealed class RabbitMqOptions
     public bool UseTls { get; set; }
 
     /// <summary>The AMQP heartbeat the bus requests; null keeps MassTransit's default. The broker drops a silent connection
-    /// (and so moves a single active consumer on) after about two heartbeats: the SingleActiveConsumer benchmark sets 1 s so
-    /// the peer detects a frozen consumer in about the 2 s our ZooKeeper session takes to expire.</summary>
+    /// after about two heartbeats, and only then requeues what a frozen replica holds.</summary>
     public TimeSpan? Heartbeat { get; set; }
 
     /// <summary>Reads an AMQP URI (amqp://user:pass@host:port/vhost, or amqps:// for TLS), as PIPELINE_RABBITMQ carries it.</summary>
