@@ -27,11 +27,6 @@ public static class ServiceHost
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddPipelineSources(args);
-        if (replicaHost is null)
-        {
-            RefuseReplicaHostSettings(builder.Configuration);
-        }
-
         builder.Services.AddPipelineServices(builder.Configuration);
         replicaHost?.Invoke(builder.Services, builder.Configuration);
         var pipeline = builder.Configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
@@ -46,8 +41,9 @@ public static class ServiceHost
         return app;
     }
 
-    /// <summary>Fault injection and the benchmark's comparison peer exist only in the test and benchmark replica host: a
-    /// production start with any of their settings present stops here, before anything connects, naming the setting.</summary>
+    /// <summary>Fault injection and the benchmark's comparison peer exist only in the test and benchmark replica host: the
+    /// <c>run</c> verb calls this first, so a production start with any of their settings present stops before anything
+    /// connects, naming the setting.</summary>
     internal static void RefuseReplicaHostSettings(IConfiguration configuration)
     {
         var found = configuration.AsEnumerable()

@@ -38,8 +38,19 @@ public class InventoryDatabaseFixture : PostgresDatabase
     /// <summary>A data source on this class's database with the commit path's settings.</summary>
     public NpgsqlDataSource DataSource => dataSource ??= InventoryDataSource.Create(ConnectionString);
 
-    /// <summary>A data source with other committer settings (timeouts, test-only switches).</summary>
+    /// <summary>A data source with other committer settings (timeouts).</summary>
     public NpgsqlDataSource CreateDataSource(FencedCommitterOptions options) => InventoryDataSource.Create(ConnectionString, options);
+
+    /// <summary>A fence row of its own (token 0:0), so committers of different tests sharing this database do not fence each
+    /// other off; its resource name.</summary>
+    public async Task<string> NewFenceAsync()
+    {
+        var resource = "test-" + Guid.NewGuid().ToString("N");
+        await using var command = DataSource.CreateCommand("INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ($1, 0, 0, '')");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = resource });
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        return resource;
+    }
 
     protected override async Task InitializeTemplateAsync(NpgsqlConnection connection)
     {

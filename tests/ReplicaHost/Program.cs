@@ -48,7 +48,6 @@ public static class Program
     private static void Configure(IServiceCollection services, IConfiguration configuration)
     {
         var faults = configuration.GetSection(FaultInjectionOptions.Section).Get<FaultInjectionOptions>() ?? new FaultInjectionOptions();
-        services.AddSingleton(faults);
         services.AddSingleton(sp => new FencedCommitter(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<FencedCommitterOptions>(),
             sp.GetRequiredService<ILogger<FencedCommitter>>(), new FaultInjectionHooks(faults, sp.GetRequiredService<ILogger<FaultInjectionHooks>>())));
 

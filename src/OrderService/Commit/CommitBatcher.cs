@@ -133,7 +133,7 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
             return;
         }
 
-        await CommitSplittingAsync(batch, part => CommitFencedAsync(part, grant));
+        await CommitSplittingAsync(batch, grant);
     }
 
     /// <summary>
@@ -141,18 +141,18 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
     /// transient database error), commits its halves apart, down to the single message that fails alone: only that
     /// delivery gets the fault (retried, then parked with its reason in the error queue), the good orders of its batch commit.
     /// </summary>
-    private async Task CommitSplittingAsync(List<Pending> batch, Func<List<Pending>, Task> commit)
+    private async Task CommitSplittingAsync(List<Pending> batch, CommitGrant grant)
     {
         try
         {
-            await commit(batch);
+            await CommitFencedAsync(batch, grant);
         }
         catch (Exception ex) when (batch.Count > 1 && !RequeueWhenNotTheMessagesFaultFilter.IsNotTheMessagesFault(ex))
         {
             logger.LogWarning("A commit of {Orders} orders failed ({Reason}); committing its halves apart to find the message at fault", batch.Count, ex.Message);
             var half = batch.Count / 2;
-            await CommitSplittingAsync(batch[..half], commit);
-            await CommitSplittingAsync(batch[half..], commit);
+            await CommitSplittingAsync(batch[..half], grant);
+            await CommitSplittingAsync(batch[half..], grant);
         }
 #pragma warning disable CA1031 // Every other failure belongs to the deliveries of this batch: each gets it, the loop goes on.
         catch (Exception ex)
@@ -167,8 +167,8 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
         }
     }
 
-    /// <summary>One fenced transaction under <paramref name="grant"/>; a grant that ended or a fence that refused it ends in
-    /// <see cref="LeadershipLostException"/> (the deliveries go back to the queue).</summary>
+    /// <summary>One fenced transaction under <paramref name="grant"/>, each delivery getting its decision; a grant that ended
+    /// or a fence that refused it ends in <see cref="LeadershipLostException"/> (the deliveries go back to the queue).</summary>
     private async Task CommitFencedAsync(List<Pending> batch, CommitGrant grant)
     {
         if (!grant.TryBeginCommit())
@@ -178,7 +178,14 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
 
         try
         {
-            await CommitAndDecideAsync(batch, grant.Token, grant.NodeId, grant.Revoked);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var decisions = await committer.CommitAsync(grant.Token, grant.NodeId, [.. batch.Select(p => p.Message)], grant.Revoked);
+            metrics.Committed(decisions, clock.Elapsed, grant.Token.ToString());
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Decision.TrySetResult(decisions[i]);
+            }
+
             if (!ReferenceEquals(committedUnder, grant))
             {
                 // How long the handover took on this side: from the grant to the first batch committed under it.
@@ -201,18 +208,6 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
         finally
         {
             grant.EndCommit();
-        }
-    }
-
-    /// <summary>One transaction for the batch; each delivery gets its decision. Failures are the caller's to hand out.</summary>
-    private async Task CommitAndDecideAsync(List<Pending> batch, FenceToken token, string nodeId, CancellationToken cancellationToken)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var decisions = await committer.CommitAsync(token, nodeId, [.. batch.Select(p => p.Message)], cancellationToken);
-        metrics.Committed(decisions, clock.Elapsed, token.ToString());
-        for (var i = 0; i < batch.Count; i++)
-        {
-            batch[i].Decision.TrySetResult(decisions[i]);
         }
     }
 

@@ -10,7 +10,8 @@ namespace Pipeline.OrderService.Commit;
 /// after that. A redelivered order that is already decided gets its decision published again. When leadership ends
 /// mid-batch or the fence refuses us, nothing is acknowledged: the message goes back to the queue for the next leader.
 /// </summary>
-public sealed class CommitInventoryConsumer(CommitBatcher batcher, ICommitAuthority authority, CommitPathWarmUp warmUp) : IConsumer<CommitInventory>
+public sealed class CommitInventoryConsumer(CommitBatcher batcher, ICommitAuthority authority, CommitEndpoint endpoint, CommitPathWarmUp warmUp)
+    : IConsumer<CommitInventory>
 {
     public async Task Consume(ConsumeContext<CommitInventory> context)
     {
@@ -20,6 +21,7 @@ public sealed class CommitInventoryConsumer(CommitBatcher batcher, ICommitAuthor
             return; // the standby's warm-up message, on its own temporary queue: nothing to commit
         }
 
+        endpoint.Observe(context);
         await authority.AdmitAsync(context);
         var decision = await batcher.CommitAsync(context.Message, context.CancellationToken);
         await context.Publish(ToEvent(decision), context.CancellationToken);

@@ -69,11 +69,8 @@ public sealed class FencedLeadership(
 
     public CommitGrant? Current => Volatile.Read(ref current);
 
-    public ValueTask AdmitAsync(ConsumeContext context)
-    {
-        endpoint.Observe(context);
-        return ValueTask.CompletedTask;
-    }
+    /// <summary>Nothing to learn from a delivery: the election, not the broker, says who leads.</summary>
+    public ValueTask AdmitAsync(ConsumeContext context) => ValueTask.CompletedTask;
 
     public async ValueTask<CommitGrant?> WaitForGrantAsync(TimeSpan limit)
     {

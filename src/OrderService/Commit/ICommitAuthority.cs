@@ -14,7 +14,7 @@ public interface ICommitAuthority : IHostedService
     /// <summary>The grant commits go out under now, or null when this replica may not commit.</summary>
     CommitGrant? Current { get; }
 
-    /// <summary>Every delivery of the commit endpoint, before it joins a batch.</summary>
+    /// <summary>Every delivery of the commit endpoint, before it joins a batch (what the broker's choice of consumer tells).</summary>
     ValueTask AdmitAsync(ConsumeContext context);
 
     /// <summary>The grant for the next batch. While a new grant waits for the fence (the endpoint connects meanwhile), waits

@@ -28,18 +28,12 @@ internal static class CommitTestKit
     public static async Task<FencedCommitter> CommitterAsync(InventoryDatabaseFixture db, FencedCommitterOptions? options = null, Npgsql.NpgsqlDataSource? dataSource = null)
     {
         options ??= new FencedCommitterOptions();
-        options.Resource = "test-" + Guid.NewGuid().ToString("N");
-        await ScalarAsync<object>(db, $"INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ('{options.Resource}', 0, 0, '')");
+        options.Resource = await db.NewFenceAsync();
         return new FencedCommitter(dataSource ?? db.DataSource, options);
     }
 
     /// <summary>A fence row of its own (token 0:0) that several committers can share.</summary>
-    public static async Task<string> NewFenceAsync(InventoryDatabaseFixture db)
-    {
-        var resource = "test-" + Guid.NewGuid().ToString("N");
-        await ExecuteAsync(db, $"INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ('{resource}', 0, 0, '')");
-        return resource;
-    }
+    public static Task<string> NewFenceAsync(InventoryDatabaseFixture db) => db.NewFenceAsync();
 
     /// <summary>A commit-path data source whose connections carry <paramref name="applicationName"/>, so pg_stat_activity can find them.</summary>
     public static NpgsqlDataSource NamedDataSource(InventoryDatabaseFixture db, FencedCommitterOptions options, string applicationName) =>

@@ -99,13 +99,7 @@ internal sealed class Slice : IAsyncDisposable
 
     public static async Task<Slice> CreateAsync(InventoryDatabaseFixture db, int batchSize, TimeSpan timeLimit)
     {
-        var resource = "slice-" + Guid.NewGuid().ToString("N");
-        await using (var command = db.DataSource.CreateCommand($"INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ('{resource}', 0, 0, '')"))
-        {
-            await command.ExecuteNonQueryAsync();
-        }
-
-        return new Slice(db, resource, new PipelineOptions { CommitBatchSize = batchSize, CommitBatchTimeLimit = timeLimit });
+        return new Slice(db, await db.NewFenceAsync(), new PipelineOptions { CommitBatchSize = batchSize, CommitBatchTimeLimit = timeLimit });
     }
 
     /// <summary>A grant for <paramref name="token"/> whose fence is acquired; revoke it with the returned source.</summary>
@@ -134,19 +128,8 @@ internal sealed class Slice : IAsyncDisposable
     }
 
     /// <summary>Ledger rows of <paramref name="prefix"/>'s orders, with the token they were committed under.</summary>
-    public async Task<List<(string OrderId, FenceToken Token)>> LedgerAsync(string prefix)
-    {
-        await using var command = Db.DataSource.CreateCommand("SELECT order_id, generation, sequence FROM inventory_commits WHERE order_id LIKE $1 ORDER BY commit_seq");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = prefix + "-%" });
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<(string, FenceToken)>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add((reader.GetString(0), new FenceToken(reader.GetInt64(1), reader.GetInt64(2))));
-        }
-
-        return rows;
-    }
+    public async Task<List<(string OrderId, FenceToken Token)>> LedgerAsync(string prefix) =>
+        [.. (await PipelineDb.LedgerAsync(Db.DataSource)).Where(r => r.OrderId.StartsWith(prefix + "-", StringComparison.Ordinal)).Select(r => (r.OrderId, new FenceToken(r.Generation, r.Sequence)))];
 
     public async ValueTask DisposeAsync()
     {

@@ -52,7 +52,6 @@ internal sealed class SingleActiveConsumerAuthority(
     public async ValueTask AdmitAsync(ConsumeContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        endpoint.Observe(context);
         var tag = context.TryGetPayload<RabbitMqBasicConsumeContext>(out var basic) ? basic.ConsumerTag : "unknown";
         var on = context.TryGetPayload<MassTransit.RabbitMqTransport.ChannelContext>(out var channelContext) ? channelContext.Channel : null;
         if (IsCurrent(tag, on))
