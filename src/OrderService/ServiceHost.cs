@@ -67,6 +67,7 @@ public static class ServiceHost
             .Validate(o => o.CommitEndpointStopTimeout > TimeSpan.Zero && o.CommitEndpointStopTimeout < o.ShutdownTimeout,
                 "Pipeline:CommitEndpointStopTimeout must be positive and below Pipeline:ShutdownTimeout.")
             .Validate(o => o.RedriveAge > TimeSpan.Zero && o.RedriveInterval > TimeSpan.Zero, "Pipeline:RedriveAge and Pipeline:RedriveInterval must be positive.")
+            .Validate(o => o.CommitStallLimit >= TimeSpan.FromSeconds(1), "Pipeline:CommitStallLimit must be at least one second.")
             .ValidateOnStart();
         services.AddOptions<ZooKeeperOptions>().Bind(configuration.GetSection(ZooKeeperOptions.Section)).ValidateDataAnnotations()
             .Validate(o => o.SessionTimeout > TimeSpan.Zero, "ZooKeeper:SessionTimeout must be positive.")
@@ -100,9 +101,12 @@ public static class ServiceHost
         services.AddSingleton<ICommitAuthority>(sp => sp.GetRequiredService<FencedLeadership>());
         services.AddHostedService(sp => sp.GetRequiredService<ICommitAuthority>());
         services.AddHostedService<UndecidedOrderRedrive>();
+        services.AddSingleton<CommitEndpointWatchdog>();
+        services.AddHostedService(sp => sp.GetRequiredService<CommitEndpointWatchdog>());
         services.AddHealthChecks()
             .AddCheck<ZooKeeperHealthCheck>("zookeeper", tags: ["ready"])
             .AddCheck<FenceHealthCheck>("fence", tags: ["ready"])
+            .AddCheck<CommitEndpointWatchdog>("commit-endpoint", tags: ["ready"])
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(PipelineMetrics.MeterName, "MassTransit", Pipeline.ZooKeeper.Client.ZooKeeperMetrics.MeterName, "Pipeline.Election")

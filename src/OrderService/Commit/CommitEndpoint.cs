@@ -17,8 +17,16 @@ public sealed class CommitEndpoint(IReceiveEndpointConnector connector, IOptions
 {
     private readonly ConcurrentDictionary<IChannel, byte> channels = new();
     private HostReceiveEndpointHandle? handle;
+    private long lastDelivery; // Environment.TickCount64 of the last delivery
+    private int inHand; // deliveries received and not yet settled
 
     public bool IsConnected => Volatile.Read(ref handle) is not null;
+
+    /// <summary>When the last delivery arrived (<see cref="Environment.TickCount64"/>; 0: none yet).</summary>
+    public long LastDeliveryTicks => Volatile.Read(ref lastDelivery);
+
+    /// <summary>Deliveries received and not yet settled (decided, failed or requeued).</summary>
+    public int InHand => Volatile.Read(ref inHand);
 
     /// <summary>Connects the endpoint (stopping none: the caller stops first); the task completes once it consumes.</summary>
     /// <param name="configure">More configuration after the product's (the comparison peer's single active consumer).</param>
@@ -34,15 +42,21 @@ public sealed class CommitEndpoint(IReceiveEndpointConnector connector, IOptions
         return connected.Ready;
     }
 
-    /// <summary>Notes the channel of a commit delivery, for a teardown.</summary>
-    public void Observe(ConsumeContext context)
+    /// <summary>Notes a commit delivery (its channel, for a teardown; its arrival, for <see cref="CommitEndpointWatchdog"/>);
+    /// <see cref="Settled"/> follows once it is done with.</summary>
+    public void Received(ConsumeContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        Volatile.Write(ref lastDelivery, Environment.TickCount64);
+        Interlocked.Increment(ref inHand);
         if (context.TryGetPayload<MassTransit.RabbitMqTransport.ChannelContext>(out var channel) && !channels.ContainsKey(channel.Channel))
         {
             channels.TryAdd(channel.Channel, 0);
         }
     }
+
+    /// <summary>A delivery noted by <see cref="Received"/> is done with.</summary>
+    public void Settled() => Interlocked.Decrement(ref inHand);
 
     /// <summary>Stops the endpoint, if connected: its deliveries fail back to the queue. Torn down past the limit.</summary>
     public async Task StopAsync(string reason)

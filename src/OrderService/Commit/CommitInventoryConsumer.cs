@@ -21,10 +21,17 @@ public sealed class CommitInventoryConsumer(CommitBatcher batcher, ICommitAuthor
             return; // the standby's warm-up message, on its own temporary queue: nothing to commit
         }
 
-        endpoint.Observe(context);
-        await authority.AdmitAsync(context);
-        var decision = await batcher.CommitAsync(context.Message, context.CancellationToken);
-        await context.Publish(ToEvent(decision), context.CancellationToken);
+        endpoint.Received(context);
+        try
+        {
+            await authority.AdmitAsync(context);
+            var decision = await batcher.CommitAsync(context.Message, context.CancellationToken);
+            await context.Publish(ToEvent(decision), context.CancellationToken);
+        }
+        finally
+        {
+            endpoint.Settled();
+        }
     }
 
     internal static object ToEvent(OrderDecision decision) => decision.Confirmed

@@ -95,6 +95,10 @@ public sealed class FencedLeadership(
         changes.Writer.TryWrite(new Refused(refusal.Token, refusal.Current));
     }
 
+    /// <summary>The commit endpoint receives nothing under <paramref name="grant"/> (<see cref="CommitEndpointWatchdog"/>):
+    /// stop it and connect a new one, in order with the other changes, keeping the grant.</summary>
+    internal void ReconnectEndpoint(CommitGrant grant, string reason) => changes.Writer.TryWrite(new Reconnect(grant, reason));
+
     public async Task<LeadershipStatus> DescribeAsync(CancellationToken cancellationToken)
     {
         var c = candidate;
@@ -230,6 +234,10 @@ public sealed class FencedLeadership(
             case HandOver:
                 await HandOverAsync(token).ConfigureAwait(false);
                 break;
+            case Reconnect reconnect when phase == Phase.Committing && ReferenceEquals(Current, reconnect.Grant):
+                await endpoint.StopAsync(reconnect.Reason).ConfigureAwait(false);
+                await WaitReadyAsync(endpoint.Connect(), token).ConfigureAwait(false);
+                break;
             default:
                 break; // stale: an end of a lease already replaced, a refusal while out of the election
         }
@@ -272,8 +280,22 @@ public sealed class FencedLeadership(
 
         Publish(new CommitGrant(fence, granted.NodeId, () => granted.RevokedBecause, granted.GrantedTimestamp, granted.CancellationToken));
         phase = Phase.Committing;
-        await ready.WaitAsync(token).ConfigureAwait(false);
         logger.LogInformation("Committing as leader {NodeId} with token {Token}", granted.NodeId, fence);
+        await WaitReadyAsync(ready, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits a bounded time for a connected endpoint to consume: an endpoint that never gets ready (a broker away)
+    /// must not hold up the changes after it; the watchdog reconnects it if it stays stalled.</summary>
+    private async Task WaitReadyAsync(Task ready, CancellationToken token)
+    {
+        try
+        {
+            await ready.WaitAsync(pipelineOptions.Value.CommitStallLimit, token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            logger.LogWarning("The commit endpoint is not consuming {Limit} after it was connected; going on", pipelineOptions.Value.CommitStallLimit);
+        }
     }
 
     /// <summary>Graceful handover: no new commits, then our node goes so the successor is told at once.</summary>
@@ -393,4 +415,7 @@ public sealed class FencedLeadership(
 
     /// <summary>The host is stopping: hand over now.</summary>
     private sealed record HandOver : Change;
+
+    /// <summary>The endpoint receives nothing under <paramref name="Grant"/>: a new one.</summary>
+    private sealed record Reconnect(CommitGrant Grant, string Reason) : Change;
 }

@@ -34,6 +34,10 @@ public sealed class PipelineOptions
     /// past it the endpoint's channels are closed, so the broker returns whatever it still holds to the next leader.</summary>
     public TimeSpan CommitEndpointStopTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long commands may wait in the commit queue with none reaching the leader's idle endpoint before it is
+    /// reconnected (an endpoint left faulted by a broker restart); the broker is asked every third of it.</summary>
+    public TimeSpan CommitStallLimit { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>An order still undecided this long after it was recorded is decided by the leader's re-drive, whatever
     /// happened to its CommitInventory message.</summary>
     public TimeSpan RedriveAge { get; set; } = TimeSpan.FromMinutes(1);

@@ -1,0 +1,77 @@
+using System.Globalization;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Pipeline.Inventory;
+using Pipeline.OrderService.Commit;
+using Pipeline.Testing;
+
+namespace Pipeline.OrderService.Tests.Liveness;
+
+/// <summary>
+/// A leader whose commit endpoint stops receiving while it still counts as connected (MassTransit's transport stopped under
+/// it, as a broker restart can leave it) sees commands wait in the queue with none reaching it, reconnects the endpoint and
+/// commits them under the same grant; the re-drive (10 minutes here) plays no part. One replica, in this process, on a
+/// database, virtual host and ZooKeeper chroot of its own.
+/// </summary>
+public sealed class CommitEndpointStallTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private readonly InventoryDatabaseFixture database = new();
+    private readonly RabbitMqVirtualHost virtualHost = new();
+    private readonly ZooKeeperChroot chroot = new();
+
+    public Task InitializeAsync() => Task.WhenAll(database.InitializeAsync(), virtualHost.InitializeAsync(), chroot.InitializeAsync());
+
+    public async Task DisposeAsync()
+    {
+        await chroot.DisposeAsync();
+        await virtualHost.DisposeAsync();
+        await database.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_leader_whose_endpoint_stopped_receiving_reconnects_it_and_commits_under_the_same_grant()
+    {
+        var options = ReplicaClusterOptions.For(database, virtualHost, chroot);
+        options.ExtraEnvironment["Pipeline__NodeId"] = "stall-1";
+        options.ExtraEnvironment["Pipeline__HttpPort"] = FreePorts.Take(1)[0].ToString(CultureInfo.InvariantCulture);
+        options.ExtraEnvironment["Pipeline__CommitStallLimit"] = "00:00:02";
+        options.ExtraEnvironment["Pipeline__RedriveAge"] = "00:10:00";
+        string[] args = [.. ReplicaCluster.ServiceEnvironment(options)
+            .Where(kv => kv.Value is not null && kv.Key.Contains("__", StringComparison.Ordinal))
+            .Select(kv => $"--{kv.Key.Replace("__", ":", StringComparison.Ordinal)}={kv.Value}")];
+        await InventoryDatabase.SeedStockAsync(database.DataSource, ["STALL-SKU"], 1000);
+
+        await using var app = ServiceHost.Build(args, replicaHost: null);
+        await app.StartAsync();
+        await using var bus = await OrderBus.StartAsync(virtualHost.AmqpUri);
+        try
+        {
+            var leadership = app.Services.GetRequiredService<FencedLeadership>();
+            var grant = await Eventually.GetAsync<CommitGrant>(() => Task.FromResult(leadership.Current), Wait, "the only replica to lead and hold a grant");
+            var first = Workload.Order("stall-first", ("STALL-SKU", 1));
+            await bus.PublishAsync(first);
+            await PipelineDb.WaitDecidedAsync(database.DataSource, [first.OrderId], Wait);
+
+            // The endpoint's transport stops; the commit endpoint still holds its handle, so nothing but the watchdog can tell.
+            var busControl = app.Services.GetRequiredService<IBusControl>();
+            var commit = busControl.CheckHealth().Endpoints.Values.Single(e => e.InputAddress.AbsolutePath.EndsWith("/inventory-commit", StringComparison.Ordinal));
+            await commit.ReceiveEndpoint.Stop();
+            Assert.True(app.Services.GetRequiredService<CommitEndpoint>().IsConnected, "the commit endpoint should still count as connected");
+
+            var orders = Enumerable.Range(0, 20).Select(i => Workload.Order($"stall-{i:00}", ("STALL-SKU", 1))).ToList();
+            await Task.WhenAll(orders.Select(o => bus.PublishAsync(o)));
+            await PipelineDb.WaitDecidedAsync(database.DataSource, [.. orders.Select(o => o.OrderId)], Wait);
+
+            Assert.Same(grant, leadership.Current);
+            Assert.Equal(orders.Count, await PipelineDb.CommittedUnderAsync(database.DataSource, orders.Select(o => o.OrderId), grant.Token.Generation, grant.Token.Sequence));
+            var health = await app.Services.GetRequiredService<CommitEndpointWatchdog>().CheckHealthAsync(new HealthCheckContext());
+            Assert.Equal(HealthStatus.Healthy, health.Status);
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+}
