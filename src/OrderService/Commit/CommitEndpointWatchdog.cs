@@ -12,7 +12,8 @@ namespace Pipeline.OrderService.Commit;
 /// transport can stay faulted after a broker restart without trying again (seen in this project's fault suite on a loaded
 /// machine, and reported upstream), and a leader whose endpoint receives nothing keeps its lease while every order waits
 /// for the re-drive. The broker's own count of ready messages is the independent check: commands waiting, none delivered
-/// since the last look and none in hand, for <see cref="PipelineOptions.CommitStallLimit"/>, mean a stalled endpoint.
+/// since the last look and none in hand (or none delivered for four limits), for <see cref="PipelineOptions.CommitStallLimit"/>,
+/// mean a stalled endpoint.
 /// While the broker cannot be asked, nothing is judged: MassTransit reconnects once it is back. Readiness reports a
 /// reconnect that has not brought a delivery within the limit.
 /// </summary>
@@ -55,7 +56,9 @@ public sealed class CommitEndpointWatchdog(
 
                 var now = Environment.TickCount64;
                 var waiting = await probe.ReadyMessagesAsync(stoppingToken).ConfigureAwait(false);
-                var stalled = waiting > 0 && lastLook != 0 && endpoint.LastDeliveryTicks < lastLook && endpoint.InHand == 0;
+                // Deliveries in hand explain a pause (a batch in a slow transaction), but not one of four limits (a hung publish).
+                var stalled = waiting > 0 && lastLook != 0 && endpoint.LastDeliveryTicks < lastLook
+                    && (endpoint.InHand == 0 || now - endpoint.LastDeliveryTicks > 4 * limit.TotalMilliseconds);
                 stalledSince = stalled ? (stalledSince == 0 ? lastLook : stalledSince) : 0;
                 lastLook = waiting is null ? 0 : now;
                 if (endpoint.LastDeliveryTicks >= Volatile.Read(ref reconnectedAt))
