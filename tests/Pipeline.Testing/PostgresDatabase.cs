@@ -168,7 +168,16 @@ public class PostgresDatabase : IAsyncLifetime
 
             foreach (var name in names.Where(TestResourceNames.IsOrphan))
             {
-                await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").ConfigureAwait(false);
+                try
+                {
+                    await ExecuteAsync(admin, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").ConfigureAwait(false);
+                }
+                catch (PostgresException ex)
+                {
+                    // A dead run's replica still ending (its backends are another role's, which FORCE may not end): this
+                    // run's tests do not need the orphan gone; a later sweep removes it.
+                    Console.Error.WriteLine($"Could not drop orphan test database {name} ({ex.MessageText}); a later run removes it.");
+                }
             }
 
             CleanedServers.Add(server);
