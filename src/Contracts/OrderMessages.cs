@@ -41,6 +41,26 @@ public sealed record CommitInventory
     public required IReadOnlyList<OrderLine> Lines { get; init; }
 }
 
+/// <summary>
+/// Sent by the intake to queue inventory-commit: the valid orders of one intake batch, each to be reserved whole or not at
+/// all, each decided on its own (one <see cref="OrderConfirmed"/> or <see cref="OrderRejected"/> per order). Internal to the
+/// pipeline: a storefront never sends it. The leader commits the orders of several such commands per transaction; an order
+/// whose commit fails for what it holds is split off and retried alone as a <see cref="CommitInventory"/>, so it never holds
+/// up, or parks, the rest of its batch.
+/// </summary>
+public sealed record CommitInventoryBatch
+{
+    /// <summary>The version of this contract this command was written in: <see cref="CurrentVersion"/> by this release. A leader
+    /// refuses (parks in inventory-commit_error) a version it does not know rather than guess at its meaning.</summary>
+    public int Version { get; init; } = CurrentVersion;
+
+    /// <summary>The version this release writes and reads.</summary>
+    public const int CurrentVersion = 1;
+
+    /// <summary>1 to 1,000 recorded orders, each with its id and lines as recorded; no id twice.</summary>
+    public required IReadOnlyList<CommitInventory> Orders { get; init; }
+}
+
 /// <summary>Published after COMMIT: the order's stock is reserved, under the fencing token of the leader that committed it. A
 /// decision: final, and the only one the order gets (it may be delivered more than once, always identical).</summary>
 public sealed record OrderConfirmed

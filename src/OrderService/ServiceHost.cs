@@ -68,6 +68,7 @@ public static class ServiceHost
                 "Pipeline:CommitEndpointStopTimeout must be positive and below Pipeline:ShutdownTimeout.")
             .Validate(o => o.RedriveAge > TimeSpan.Zero && o.RedriveInterval > TimeSpan.Zero, "Pipeline:RedriveAge and Pipeline:RedriveInterval must be positive.")
             .Validate(o => o.CommitStallLimit >= TimeSpan.FromSeconds(1), "Pipeline:CommitStallLimit must be at least one second.")
+            .Validate(o => o.IntakeBatchTimeLimit > TimeSpan.Zero && o.IntakeBatchTimeLimit <= TimeSpan.FromSeconds(10), "Pipeline:IntakeBatchTimeLimit must be positive and at most 10 s.")
             .ValidateOnStart();
         services.AddOptions<ZooKeeperOptions>().Bind(configuration.GetSection(ZooKeeperOptions.Section)).ValidateDataAnnotations()
             .Validate(o => o.SessionTimeout > TimeSpan.Zero, "ZooKeeper:SessionTimeout must be positive.")

@@ -5,7 +5,7 @@ using RabbitMQ.Client;
 namespace Pipeline.Bench.Ceilings;
 
 /// <summary>
-/// Fills a queue with CommitInventory messages exactly as the intake sends them (MassTransit Send to the queue's exchange,
+/// Fills a queue with commit commands exactly as the intake sends them (MassTransit Send to the queue's exchange,
 /// publisher-confirmed), with nobody consuming: the depth both drain measurements start from.
 /// </summary>
 public static class CommitQueueFill
@@ -31,7 +31,8 @@ public static class CommitQueueFill
         return await channel.MessageCountAsync(queue, cancellationToken);
     }
 
-    public static async Task FillAsync(BenchBroker broker, string queue, IEnumerable<CommitInventory> messages, CancellationToken cancellationToken)
+    public static async Task FillAsync<T>(BenchBroker broker, string queue, IEnumerable<T> messages, CancellationToken cancellationToken)
+        where T : class
     {
         ArgumentNullException.ThrowIfNull(broker);
         ArgumentNullException.ThrowIfNull(messages);
@@ -57,7 +58,8 @@ public static class CommitQueueFill
         }
     }
 
-    private static async Task SendAsync(ISendEndpoint endpoint, CommitInventory message, SemaphoreSlim inFlight, CancellationToken cancellationToken)
+    private static async Task SendAsync<T>(ISendEndpoint endpoint, T message, SemaphoreSlim inFlight, CancellationToken cancellationToken)
+        where T : class
     {
         try
         {

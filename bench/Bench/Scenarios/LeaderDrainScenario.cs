@@ -5,24 +5,28 @@ using Pipeline.Bench.Ceilings;
 using Pipeline.Bench.Commit;
 using Pipeline.Bench.Pipeline;
 using Pipeline.Bench.Reporting;
+using Pipeline.Contracts;
 using Pipeline.Inventory;
 
 namespace Pipeline.Bench.Scenarios;
 
 /// <summary>
-/// The leader's commit stage alone. N orders are recorded in orders as Received (as the intake records them) and N
-/// CommitInventory messages for them wait in inventory-commit (sent as the intake sends them); then one OrderService
+/// The leader's commit stage alone. N orders are recorded in orders as Received (as the intake records them) and
+/// CommitInventoryBatch commands of 100 orders for them wait in inventory-commit (as the intake forwards full batches); then one OrderService
 /// replica starts, becomes leader and drains the queue in group commits. Drain rate: the orders committed between the first
 /// and the last commit transaction's start (inventory_commits.committed_at, the transaction's now()) over that time. Beside
 /// it, in the same run and on the same virtual host: MassTransit's Batch&lt;CommitInventory&gt; consumer with a trivial
-/// handler (message limit 100, as our batch) draining the same depth of the same messages. Ratio = ours / MassTransit
-/// drain messages/s; goal 0.8.
+/// handler (message limit 100, as our batch) draining N CommitInventory messages, one per order. Ratio = our orders committed
+/// and announced per second / MassTransit drain messages/s; goal 0.8.
 /// </summary>
 public sealed class LeaderDrainScenario : IScenario
 {
     private const double Goal = 0.8;
     private const int SkuCount = 1000;
     private const string Prefix = "d-";
+
+    /// <summary>Orders per CommitInventoryBatch: a full intake batch (Pipeline:IntakeBatchSize), what the intake forwards under a backlog.</summary>
+    private const int IntakeBatch = 100;
     private static readonly string[] Header = ["drain", "messages", "seconds", "per second"];
 
     public string Name => "leader-drain";
@@ -55,8 +59,9 @@ public sealed class LeaderDrainScenario : IScenario
         // Ours: the orders recorded, the commands queued, then the leader.
         await database.RecordOrdersAsync(Prefix, count, SkuCount, cancellationToken);
         await database.VacuumAsync(cancellationToken);
-        await CommitQueueFill.FillAsync(services.Broker, "inventory-commit", messages, cancellationToken);
-        await RequireDepthAsync(services.Broker.AmqpUri, "inventory-commit", count, cancellationToken);
+        var commands = messages.Chunk(IntakeBatch).Select(orders => new CommitInventoryBatch { Orders = orders }).ToList();
+        await CommitQueueFill.FillAsync(services.Broker, "inventory-commit", commands, cancellationToken);
+        await RequireDepthAsync(services.Broker.AmqpUri, "inventory-commit", commands.Count, cancellationToken);
         var cluster = services.CreateCluster(database.ConnectionString);
         var clock = Stopwatch.StartNew();
         await cluster.StartAsync(1);
@@ -79,7 +84,7 @@ public sealed class LeaderDrainScenario : IScenario
         var loadAfter = LoadAverage.Read();
         var notes = new List<string>
         {
-            "ours: one OrderService replica (default CommitBatchSize 100, CommitBatchTimeLimit 20 ms, two batches in flight, prefetch 400) started on a full inventory-commit queue; " +
+            "ours: one OrderService replica (default CommitBatchSize 100, CommitBatchTimeLimit 20 ms, 50 commands in flight, prefetch 100) started on an inventory-commit queue full of CommitInventoryBatch commands of 100 orders; " +
                 "orders committed between the first commit transaction after the warm-up and the last one's start / that time (from inventory_commits.committed_at); every order checked Confirmed",
             "MassTransit: Batch<CommitInventory>, message limit 100, time limit 20 ms, one batch at a time, prefetch 200, handler does nothing; first batch after the warm-up to last batch",
             "warm-up: each drain's first fifth of its messages is left out of its rate (steady state; both processes also run without tiered compilation, see Bench.csproj)",

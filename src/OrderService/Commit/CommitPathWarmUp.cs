@@ -14,7 +14,7 @@ namespace Pipeline.OrderService.Commit;
 /// <list type="bullet">
 /// <item>the commit transaction, rolled back, touching no row (<see cref="FencedCommitter.WarmUpAsync"/>);</item>
 /// <item>the commit endpoint, configured as the real one, on a queue of its own (random name, auto-delete, no bindings), with
-/// one CommitInventory that the consumer recognises by that queue (<see cref="IsWarmUp"/>) and lets go without a commit.
+/// one CommitInventoryBatch that the consumer recognises by that queue (<see cref="IsWarmUp"/>) and lets go without a commit.
 /// Nothing else can reach that queue, so no real order is ever let go this way.</item>
 /// </list>
 /// A failure only costs that time later: it is logged, never fatal.
@@ -69,7 +69,8 @@ public sealed class CommitPathWarmUp(
         {
             var ready = await handle.Ready.WaitAsync(Limit, cancellationToken).ConfigureAwait(false);
             var endpoint = await bus.GetSendEndpoint(ready.InputAddress).ConfigureAwait(false);
-            await endpoint.Send(new CommitInventory { OrderId = "warm-up", Lines = [new OrderLine { Sku = "warm-up", Quantity = 1 }] }, cancellationToken).ConfigureAwait(false);
+            await endpoint.Send(new CommitInventoryBatch { Orders = [new CommitInventory { OrderId = "warm-up", Lines = [new OrderLine { Sku = "warm-up", Quantity = 1 }] }] },
+                cancellationToken).ConfigureAwait(false);
             await delivered.Task.WaitAsync(Limit, cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -18,8 +18,16 @@ public sealed class PipelineOptions
     /// <summary>How long the commit consumer waits to fill a batch.</summary>
     public TimeSpan CommitBatchTimeLimit { get; set; } = TimeSpan.FromMilliseconds(20);
 
-    [Range(1, 1024)]
-    public int IntakeConcurrency { get; set; } = 32;
+    /// <summary>Orders per intake batch at most: recorded in one round trip, forwarded to the leader as one command.</summary>
+    [Range(1, 1000)]
+    public int IntakeBatchSize { get; set; } = 100;
+
+    /// <summary>How long an intake batch waits to fill from its first order (the latency an order pays when the queue is quiet).</summary>
+    public TimeSpan IntakeBatchTimeLimit { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Intake batches handled at once per replica.</summary>
+    [Range(1, 64)]
+    public int IntakeBatchConcurrency { get; set; } = 4;
 
     [Range(0, 65535)]
     public int HttpPort { get; set; } = 8080;

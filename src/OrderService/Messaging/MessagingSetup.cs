@@ -25,9 +25,13 @@ public static class MessagingSetup
         {
             // MassTransit 8.5 reports usage to its vendor from every bus; nothing of this service phones home.
             x.DisableUsageTelemetry();
-            x.AddConsumer<OrderSubmittedConsumer>();
+            x.AddConsumer<OrderIntakeConsumer>(c => c.Options<BatchOptions>(b => b
+                .SetMessageLimit(pipeline.IntakeBatchSize)
+                .SetTimeLimit(pipeline.IntakeBatchTimeLimit)
+                .SetConcurrencyLimit(pipeline.IntakeBatchConcurrency)));
 
-            // The commit consumer is registered but not configured on any endpoint: only the leader connects it, at runtime.
+            // The commit consumers are registered but not configured on any endpoint: only the leader connects them, at runtime.
+            x.AddConsumer<CommitInventoryBatchConsumer>().ExcludeFromConfigureEndpoints();
             x.AddConsumer<CommitInventoryConsumer>().ExcludeFromConfigureEndpoints();
             x.UsingRabbitMq((context, cfg) =>
             {
@@ -37,31 +41,29 @@ public static class MessagingSetup
                     // No Fault<OrderSubmitted> events: a delivery retried through a database outage is no failed order (a
                     // storefront must not read it as one), and what is parked in order-intake_error carries its fault headers.
                     e.PublishFaults = false;
-                    e.PrefetchCount = pipeline.IntakeConcurrency * 2;
-                    e.ConcurrentMessageLimit = pipeline.IntakeConcurrency;
+                    // Every batch in flight full, and as many messages waiting to fill the next ones.
+                    e.ConcurrentMessageLimit = pipeline.IntakeBatchSize * pipeline.IntakeBatchConcurrency;
+                    e.PrefetchCount = pipeline.IntakeBatchSize * pipeline.IntakeBatchConcurrency * 2;
                     if (pipeline.QuorumQueues)
                     {
                         e.SetQuorumQueue();
                     }
 
-                    // A database outage longer than the retries is not the order's fault either: requeue, never park it.
+                    // A database outage longer than the retries is not the order's fault either: requeue, never park it. A
+                    // failed batch is retried message by message (MassTransit delivers a retried message as a batch of one).
                     UseRequeueWhenNotTheMessagesFault(e);
-                    e.UseMessageRetry(r =>
-                    {
-                        r.Ignore<UnusableOrderIdException>();
-                        r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
-                    });
-                    e.ConfigureConsumer<OrderSubmittedConsumer>(context);
+                    e.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)));
+                    e.ConfigureConsumer<OrderIntakeConsumer>(context);
                 });
             });
         });
         return services;
     }
 
-    /// <summary>The leader's inventory-commit endpoint: two batches of deliveries in flight, prefetch four batches, retries
-    /// only for transient database errors. Two batches so that committing and publishing overlap: the next batch fills while
-    /// the deliveries of the last one publish their decisions and are acknowledged (the <see cref="CommitBatcher"/> still
-    /// commits one transaction at a time).</summary>
+    /// <summary>The leader's inventory-commit endpoint: intake batches (and the odd order split off one) in flight and
+    /// prefetched enough to keep two commit transactions of CommitBatchSize orders busy, so committing and publishing overlap:
+    /// the next transaction fills while the orders of the last one publish their decisions (the <see cref="CommitBatcher"/>
+    /// still commits one transaction at a time). Retries only for transient database errors.</summary>
     /// <param name="warmUp">The standby's warm-up copy (<see cref="CommitPathWarmUp"/>): a temporary queue
     /// (transient, auto-delete, never quorum) without the message-type bindings, so nothing but the warm-up reaches it.</param>
     public static void ConfigureCommitEndpoint(IBusRegistrationContext context, IReceiveEndpointConfigurator cfg, PipelineOptions pipeline, bool warmUp = false)
@@ -69,7 +71,7 @@ public static class MessagingSetup
         ArgumentNullException.ThrowIfNull(cfg);
         if (cfg is IRabbitMqReceiveEndpointConfigurator rabbit)
         {
-            rabbit.PrefetchCount = pipeline.CommitBatchSize * 4;
+            rabbit.PrefetchCount = CommitDeliveriesInFlight(pipeline) * 2;
             if (warmUp)
             {
                 rabbit.AutoDelete = true;
@@ -88,7 +90,7 @@ public static class MessagingSetup
         // consumes them (a parked command carries its fault headers in inventory-commit_error).
         cfg.PublishFaults = false;
 
-        cfg.ConcurrentMessageLimit = pipeline.CommitBatchSize * 2;
+        cfg.ConcurrentMessageLimit = CommitDeliveriesInFlight(pipeline);
 
         // Leadership lost mid-batch is not the messages' fault: requeue them (the transport nacks what the error pipe rethrows).
         UseRequeueWhenNotTheMessagesFault(cfg);
@@ -96,10 +98,16 @@ public static class MessagingSetup
         {
             r.Ignore<StaleLeaderException>();
             r.Ignore<LeadershipLostException>();
+            r.Ignore<InvalidDataException>();
             r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
         });
+        cfg.ConfigureConsumer<CommitInventoryBatchConsumer>(context);
         cfg.ConfigureConsumer<CommitInventoryConsumer>(context);
     }
+
+    /// <summary>Commit deliveries handled at once: intake batches carry up to IntakeBatchSize orders each, so a few dozen keep
+    /// two transactions of CommitBatchSize orders busy; half a transaction's worth when the deliveries are single orders.</summary>
+    private static int CommitDeliveriesInFlight(PipelineOptions pipeline) => Math.Max(32, pipeline.CommitBatchSize / 2);
 
     /// <summary>The error pipe of an endpoint: <see cref="RequeueWhenNotTheMessagesFaultFilter"/>, then MassTransit's default
     /// (a Fault event and the _error queue) for faults that are the message's own.</summary>

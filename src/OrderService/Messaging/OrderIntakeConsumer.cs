@@ -10,78 +10,114 @@ using Pipeline.OrderService.Telemetry;
 namespace Pipeline.OrderService.Messaging;
 
 /// <summary>
-/// Intake, on every replica: validate, record the order (idempotent on its id), forward it for commit. Invalid content is
-/// recorded (in bounded form) as Rejected and announced with OrderRejected{Invalid}; an id reused for other content is
-/// announced with OrderIdConflict, which no consumer can take for the stored order's decision, and the stored order is not
-/// touched. A redelivery of a recorded, undecided order is forwarded again (the commit is idempotent), so a crash between
-/// recording and forwarding loses nothing. The forward is mandatory: a broker that cannot route it fails the delivery,
-/// which goes back to the queue, instead of dropping the command.
+/// Intake, on every replica, a batch of OrderSubmitted at a time (<see cref="PipelineOptions.IntakeBatchSize"/>,
+/// <see cref="PipelineOptions.IntakeBatchTimeLimit"/>): validate each order, record the whole batch in one round trip
+/// (idempotent on order id), forward the batch's orders to the leader as one <see cref="CommitInventoryBatch"/>, then announce
+/// what intake decided. Invalid content is recorded (in bounded form) as Rejected and announced with OrderRejected{Invalid};
+/// an id reused for other content is announced with OrderIdConflict and the stored order is not touched; an order already
+/// decided is not forwarded again. A recorded, undecided order is forwarded on every delivery (the commit is idempotent),
+/// so a crash between recording and forwarding loses nothing. The forward is mandatory and confirmed: a broker that cannot
+/// route it fails the batch, which is retried (each message alone, MassTransit's batch retry) and requeued, never dropped;
+/// the batch is acknowledged only once its record and its forward are confirmed. A message without a usable id cannot be
+/// recorded: it is parked alone in order-intake_error with the reason, the rest of its batch goes on.
 /// </summary>
-public sealed class OrderSubmittedConsumer(OrderIntakeStore store, IOptions<PipelineOptions> options, PipelineMetrics metrics, ILogger<OrderSubmittedConsumer> logger)
-    : IConsumer<OrderSubmitted>
+public sealed class OrderIntakeConsumer(OrderIntakeStore store, IOptions<PipelineOptions> options, PipelineMetrics metrics, ILogger<OrderIntakeConsumer> logger)
+    : IConsumer<Batch<OrderSubmitted>>
 {
-    public async Task Consume(ConsumeContext<OrderSubmitted> context)
+    private static readonly Uri ErrorQueue = new($"queue:{Topology.IntakeQueue}_error");
+
+    public async Task Consume(ConsumeContext<Batch<OrderSubmitted>> context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var order = context.Message;
-        var nodeId = options.Value.NodeId;
-        var (lines, problem) = OrderValidation.Validate(order.OrderId, order.CustomerId, order.Lines);
-        if (!OrderValidation.IsUsableId(order.OrderId))
+        var batch = context.Message;
+        var records = new List<IntakeRecord>(batch.Length);
+        var unusable = new List<ConsumeContext<OrderSubmitted>>();
+        foreach (var item in batch)
         {
-            // No usable key to record it under: reject it loudly; it must not vanish silently.
-            throw new UnusableOrderIdException($"OrderSubmitted without a usable order id ({OrderValidation.Printable(order.OrderId, 60)}): {problem}");
-        }
-
-        if (problem is not null)
-        {
-            var rejected = await store.RecordRejectedAsync(order, RejectionReason.Invalid, problem, nodeId, context.CancellationToken).ConfigureAwait(false);
-            if (rejected.Outcome == ReceiveOutcome.Conflict)
+            var order = item.Message;
+            if (!OrderValidation.IsUsableId(order.OrderId))
             {
-                await RejectConflictAsync(context, order).ConfigureAwait(false);
-                return;
+                unusable.Add(item);
+                continue;
             }
 
-            metrics.IntakeRejected(RejectionReason.Invalid);
-            await context.Publish(new OrderRejected { OrderId = order.OrderId, Reason = RejectionReason.Invalid, Detail = problem }).ConfigureAwait(false);
-            return;
+            var (lines, problem) = OrderValidation.Validate(order.OrderId, order.CustomerId, order.Lines);
+            records.Add(problem is null ? IntakeRecord.Received(order, lines!) : IntakeRecord.Rejected(order, RejectionReason.Invalid, problem));
         }
 
-        var received = await store.RecordReceivedAsync(order, lines!, nodeId, context.CancellationToken).ConfigureAwait(false);
-        switch (received.Outcome)
+        IReadOnlyList<ReceiveResult> results = records.Count == 0 ? [] : await store.RecordAsync(records, options.Value.NodeId, context.CancellationToken).ConfigureAwait(false);
+        var forward = new List<CommitInventory>(records.Count);
+        var announcements = new List<object>();
+        var forwarded = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < records.Count; i++)
         {
-            case ReceiveOutcome.Conflict:
-                await RejectConflictAsync(context, order).ConfigureAwait(false);
-                return;
-            case ReceiveOutcome.Duplicate when received.Status != OrderStatus.Received:
-                return; // decided already; its decision was published by the commit
-            default:
+            var (record, result) = (records[i], results[i]);
+            if (result.Outcome == ReceiveOutcome.Conflict)
+            {
+                logger.LogWarning("Order {OrderId} was submitted again with different content; the submission is refused, the recorded order stays", record.Sent.OrderId);
+                metrics.IntakeConflict();
+                announcements.Add(Conflict(record.Sent));
+            }
+            else if (record.Status == OrderStatus.Rejected)
+            {
+                metrics.IntakeRejected(RejectionReason.Invalid);
+                announcements.Add(new OrderRejected { OrderId = record.Sent.OrderId, Reason = RejectionReason.Invalid, Detail = record.Detail });
+            }
+            else if (result.Status == OrderStatus.Received && forwarded.Add(record.Sent.OrderId))
+            {
+                // New, or recorded earlier and still undecided; an order decided already had its decision published by the commit.
                 metrics.IntakeAccepted();
-                var endpoint = await context.GetSendEndpoint(Topology.CommitAddress).ConfigureAwait(false);
-                try
-                {
-                    await endpoint.Send(new CommitInventory { OrderId = order.OrderId, Lines = lines! }, MessagingSetup.Mandatory, context.CancellationToken).ConfigureAwait(false);
-                }
-                catch (MessageReturnedException)
-                {
-                    logger.LogError("The forward of order {OrderId} was returned by the broker: no queue is bound to exchange {Exchange}; the delivery goes back to {Queue}",
-                        order.OrderId, Topology.CommitQueue, Topology.IntakeQueue);
-                    throw;
-                }
+                forward.Add(new CommitInventory { OrderId = record.Sent.OrderId, Lines = record.Lines });
+            }
+        }
 
-                return;
+        if (forward.Count > 0)
+        {
+            await ForwardAsync(context, forward).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(announcements.Select(a => context.Publish(a, context.CancellationToken))
+            .Concat(unusable.Select(u => ParkAsync(context, u)))).ConfigureAwait(false);
+    }
+
+    private async Task ForwardAsync(ConsumeContext context, List<CommitInventory> orders)
+    {
+        var endpoint = await context.GetSendEndpoint(Topology.CommitAddress).ConfigureAwait(false);
+        try
+        {
+            await endpoint.Send(new CommitInventoryBatch { Orders = orders }, MessagingSetup.Mandatory, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (MessageReturnedException)
+        {
+            logger.LogError("The forward of {Orders} orders ({OrderIds}) was returned by the broker: no queue is bound to exchange {Exchange}; the batch goes back to {Queue}",
+                orders.Count, string.Join(", ", orders.Take(10).Select(o => o.OrderId)), Topology.CommitQueue, Topology.IntakeQueue);
+            throw;
         }
     }
 
-    private async Task RejectConflictAsync(ConsumeContext<OrderSubmitted> context, OrderSubmitted order)
+    /// <summary>Parks a message without a usable id in order-intake_error, under its own message id, with the fault headers
+    /// MassTransit's error queue carries: nothing can be recorded under it, and a retry cannot give it an id.</summary>
+    private async Task ParkAsync(ConsumeContext context, ConsumeContext<OrderSubmitted> poison)
     {
-        logger.LogWarning("Order {OrderId} was submitted again with different content; the submission is refused, the recorded order stays", order.OrderId);
-        metrics.IntakeConflict();
-        await context.Publish(new OrderIdConflict
+        var reason = $"OrderSubmitted without a usable order id ({OrderValidation.Printable(poison.Message.OrderId, 60)})";
+        logger.LogError("{Reason}: parked in {Queue}", reason, ErrorQueue.AbsolutePath);
+        var endpoint = await context.GetSendEndpoint(ErrorQueue).ConfigureAwait(false);
+        await endpoint.Send(poison.Message, send =>
         {
-            OrderId = order.OrderId,
-            CustomerId = OrderValidation.Printable(order.CustomerId, OrderValidation.MaxCustomerIdLength),
-            SubmittedAt = order.SubmittedAt,
-            Detail = "the order id is already recorded for an order with other content; this submission was not recorded",
-        }).ConfigureAwait(false);
+            send.MessageId = poison.MessageId;
+            send.Headers.Set("MT-Reason", "fault");
+            send.Headers.Set("MT-Fault-ExceptionType", typeof(UnusableOrderIdException).FullName);
+            send.Headers.Set("MT-Fault-Message", reason);
+            send.Headers.Set("MT-Fault-InputAddress", poison.ReceiveContext.InputAddress?.ToString() ?? Topology.IntakeQueue);
+            send.Headers.Set("MT-Fault-Timestamp", DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        }, context.CancellationToken).ConfigureAwait(false);
     }
+
+    private static OrderIdConflict Conflict(OrderSubmitted order) => new()
+    {
+        OrderId = order.OrderId,
+        CustomerId = OrderValidation.Printable(order.CustomerId, OrderValidation.MaxCustomerIdLength),
+        SubmittedAt = order.SubmittedAt,
+        Detail = "the order id is already recorded for an order with other content; this submission was not recorded",
+    };
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -33,18 +32,14 @@ public sealed class CommitEndpointStallTests : IAsyncLifetime
     [Fact]
     public async Task A_leader_whose_endpoint_stopped_receiving_reconnects_it_and_commits_under_the_same_grant()
     {
-        var options = ReplicaClusterOptions.For(database, virtualHost, chroot);
-        options.ExtraEnvironment["Pipeline__NodeId"] = "stall-1";
-        options.ExtraEnvironment["Pipeline__HttpPort"] = FreePorts.Take(1)[0].ToString(CultureInfo.InvariantCulture);
-        options.ExtraEnvironment["Pipeline__CommitStallLimit"] = "00:00:02";
-        options.ExtraEnvironment["Pipeline__RedriveAge"] = "00:10:00";
-        string[] args = [.. ReplicaCluster.ServiceEnvironment(options)
-            .Where(kv => kv.Value is not null && kv.Key.Contains("__", StringComparison.Ordinal))
-            .Select(kv => $"--{kv.Key.Replace("__", ":", StringComparison.Ordinal)}={kv.Value}")];
         await InventoryDatabase.SeedStockAsync(database.DataSource, ["STALL-SKU"], 1000);
 
-        await using var app = ServiceHost.Build(args, replicaHost: null);
-        await app.StartAsync();
+        await using var app = InProcessReplica.Build(database, virtualHost, chroot, "stall-1", new Dictionary<string, string>
+        {
+            ["Pipeline:CommitStallLimit"] = "00:00:02",
+            ["Pipeline:RedriveAge"] = "00:10:00",
+        });
+        await app.StartReadyAsync();
         await using var bus = await OrderBus.StartAsync(virtualHost.AmqpUri);
         try
         {

@@ -98,7 +98,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
             await fixture.Bus.PublishAsync(order);
 
             // The broker returns the forward (nothing bound to the exchange): the replica says so and keeps the delivery.
-            await Eventually.TrueAsync(() => Task.FromResult(fixture.Cluster.LogLinesContaining($"The forward of order {order.OrderId} was returned").Count > 0),
+            await Eventually.TrueAsync(() => Task.FromResult(fixture.Cluster.LogLinesContaining("was returned by the broker").Any(l => l.Contains(order.OrderId, StringComparison.Ordinal))),
                 Wait, $"a replica to report the returned forward of {order.OrderId}");
         }
         finally

@@ -30,6 +30,10 @@ public sealed class OrderBus : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(amqp);
         var events = new EventRecorder();
+
+        // A log context of its own: one left in this async flow by a replica hosted in the test process may hold that
+        // replica's logger factory, disposed once it stopped.
+        LogContext.ConfigureCurrentLogContext(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         var user = amqp.UserInfo.Split(':', 2);
         var vhost = Uri.UnescapeDataString(amqp.AbsolutePath.TrimStart('/'));
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>

@@ -1,0 +1,70 @@
+using System.Globalization;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pipeline.Testing;
+
+namespace Pipeline.OrderService.Tests;
+
+/// <summary>The product's replica (<see cref="ServiceHost.Build(string[])"/>) in this test process, on a database, virtual host
+/// and ZooKeeper chroot of the test's own: for tests that reach into its services (its bus, its leadership).</summary>
+internal static class InProcessReplica
+{
+    /// <summary>Builds (not starts) a replica named <paramref name="nodeId"/>; <paramref name="settings"/> ("Pipeline:X" = value)
+    /// come on top of the cluster settings every test replica gets.</summary>
+    public static WebApplication Build(InventoryDatabaseFixture database, RabbitMqVirtualHost virtualHost, ZooKeeperChroot chroot, string nodeId,
+        IReadOnlyDictionary<string, string>? settings = null, RecordedLog? log = null)
+    {
+        // MassTransit keeps its log context in an AsyncLocal that an earlier replica of this test left behind, with that
+        // replica's (disposed) logger factory: the new replica's bus must make its own.
+        LogContext.Current = null!;
+        var options = ReplicaClusterOptions.For(database, virtualHost, chroot);
+        options.ExtraEnvironment["Pipeline__NodeId"] = nodeId;
+        options.ExtraEnvironment["Pipeline__HttpPort"] = FreePorts.Take(1)[0].ToString(CultureInfo.InvariantCulture);
+        string[] args =
+        [
+            .. ReplicaCluster.ServiceEnvironment(options)
+                .Where(kv => kv.Value is not null && kv.Key.Contains("__", StringComparison.Ordinal))
+                .Select(kv => $"--{kv.Key.Replace("__", ":", StringComparison.Ordinal)}={kv.Value}"),
+            .. (settings ?? new Dictionary<string, string>()).Select(kv => $"--{kv.Key}={kv.Value}"),
+        ];
+        return ServiceHost.Build(args, replicaHost: log is null ? null : (services, _) => services.AddSingleton<ILoggerProvider>(log));
+    }
+
+    /// <summary>Starts the replica and waits until its bus is healthy: a replica stopped while its bus still starts would
+    /// leave that bus running on after the host is gone (MassTransit starts it in the background).</summary>
+    public static async Task StartReadyAsync(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        await app.StartAsync();
+        var bus = app.Services.GetRequiredService<IBusControl>();
+        var health = await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(60));
+        Assert.True(health == BusHealthStatus.Healthy, $"the in-process replica's bus is {health} after 60 s");
+    }
+}
+
+/// <summary>Every log line of an in-process replica, to look for the ones a test expects.</summary>
+internal sealed class RecordedLog : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> lines = new();
+
+    public bool Contains(string text) => lines.Any(l => l.Contains(text, StringComparison.Ordinal));
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(RecordedLog log, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            log.lines.Enqueue($"{logLevel} {category} {formatter(state, exception)}");
+    }
+}
