@@ -42,6 +42,17 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
         AmqpUri = new UriBuilder(services.RabbitMq) { Path = "/" + Uri.EscapeDataString(Name) }.Uri;
     }
 
+    /// <summary>Messages published into this virtual host so far, as the management API counts them (message_stats.publish;
+    /// the broker refreshes it every few seconds).</summary>
+    public async Task<long> PublishedAsync()
+    {
+        var client = http ?? throw new InvalidOperationException("The virtual host is not initialized.");
+        using var response = await client.GetAsync(VhostPath(Name)).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, $"read virtual host {Name}").ConfigureAwait(false);
+        using var document = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync().ConfigureAwait(false));
+        return document.RootElement.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("publish", out var published) ? published.GetInt64() : 0;
+    }
+
     public async Task DisposeAsync()
     {
         if (http is null)

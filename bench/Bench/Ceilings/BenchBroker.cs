@@ -19,6 +19,28 @@ public sealed class BenchBroker : IAsyncDisposable
 
     public string Name => virtualHost.Name;
 
+    /// <summary>Messages published into the virtual host so far, once the broker's statistics have caught up: the count
+    /// read twice, <see cref="StatisticsInterval"/> apart, the same (it is refreshed every five seconds by default).</summary>
+    public async Task<long> SettledPublishedAsync(CancellationToken cancellationToken)
+    {
+        var last = await virtualHost.PublishedAsync();
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            await Task.Delay(StatisticsInterval, cancellationToken);
+            var now = await virtualHost.PublishedAsync();
+            if (now == last)
+            {
+                return now;
+            }
+
+            last = now;
+        }
+
+        throw new TimeoutException($"the publish count of virtual host {Name} kept changing ({last})");
+    }
+
+    private static readonly TimeSpan StatisticsInterval = TimeSpan.FromSeconds(6);
+
     public static async Task<BenchBroker> CreateAsync()
     {
         var broker = new BenchBroker();

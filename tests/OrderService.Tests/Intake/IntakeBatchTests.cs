@@ -180,6 +180,46 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
         await Checks.DecisionsMatchEventsAsync(database.DataSource, bus.Events, ids);
     }
 
+    [Fact]
+    public async Task A_command_of_a_version_this_release_does_not_know_is_parked_with_its_reason_not_guessed_at()
+    {
+        var order = new CommitInventory { OrderId = $"v2-{Guid.NewGuid():N}"[..20], Lines = [new OrderLine { Sku = "BATCH-A", Quantity = 1 }] };
+        await using var connection = await new ConnectionFactory { Uri = virtualHost.AmqpUri }.CreateConnectionAsync();
+        await RunReplicaAsync("intake-5", async app =>
+        {
+            var leadership = app.Services.GetRequiredService<FencedLeadership>();
+            await Eventually.TrueAsync(() => Task.FromResult(leadership.Current is not null), Wait, "the replica to lead");
+            var commit = await app.Services.GetRequiredService<MassTransit.IBus>().GetSendEndpoint(Topology.CommitAddress);
+            await commit.Send(new CommitInventoryBatch { Version = CommitInventoryBatch.CurrentVersion + 1, Orders = [order] });
+
+            var parked = await Eventually.GetAsync(async () =>
+            {
+                await using var channel = await connection.CreateChannelAsync();
+                try
+                {
+                    while (await channel.BasicGetAsync(Topology.CommitQueue + "_error", autoAck: true) is { } message)
+                    {
+                        if (System.Text.Encoding.UTF8.GetString(message.Body.Span).Contains(order.OrderId, StringComparison.Ordinal))
+                        {
+                            return message;
+                        }
+                    }
+                }
+                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+                {
+                    // The error queue is declared with the first fault.
+                }
+
+                return null;
+            }, Wait, "the command in inventory-commit_error", TimeSpan.FromMilliseconds(200));
+            var reason = parked.BasicProperties.Headers?.TryGetValue("MT-Fault-Message", out var value) == true && value is byte[] bytes ? System.Text.Encoding.UTF8.GetString(bytes) : "";
+            output.WriteLine(reason);
+            Assert.Contains($"version {CommitInventoryBatch.CurrentVersion + 1}", reason, StringComparison.Ordinal);
+        });
+
+        Assert.DoesNotContain(await PipelineDb.LedgerAsync(database.DataSource), r => r.OrderId == order.OrderId);
+    }
+
     /// <summary>Starts a replica, runs <paramref name="body"/> against it, stops it.</summary>
     private async Task RunReplicaAsync(string nodeId, Func<WebApplication, Task> body, RecordedLog? log = null)
     {
