@@ -22,8 +22,8 @@ public sealed class ServerRestartTests(ZooKeeperStandalone server) : IClassFixtu
         await zk.CreateAsync("/restart-eph", null, Acl.OpenUnsafe, CreateMode.Ephemeral);
         var fired = new TaskCompletionSource<WatchedEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         await zk.ExistsAsync("/restart-new", e => fired.TrySetResult(e));
-        var states = new List<ConnectionState>();
-        zk.StateChanged += (_, c) => states.Add(c.State);
+        var states = new System.Collections.Concurrent.ConcurrentQueue<ConnectionState>();
+        zk.StateChanged += (_, c) => states.Enqueue(c.State);
 
         server.Kill(1);
         await Eventually.TrueAsync(() => Task.FromResult(zk.State == ConnectionState.Disconnected), Timeout, "the client to notice the server is gone");
@@ -31,7 +31,12 @@ public sealed class ServerRestartTests(ZooKeeperStandalone server) : IClassFixtu
         await Eventually.TrueAsync(() => Task.FromResult(zk.State == ConnectionState.Connected), Timeout, $"the client to reconnect (state {zk.State})");
 
         Assert.Equal(session, zk.SessionId);
-        Assert.Equal([ConnectionState.Disconnected, ConnectionState.Connected], states);
+        // Disconnected, then Connected again; a restarting server may drop the first connection once more (another
+        // Disconnected, Connected), but the session is never lost.
+        ConnectionState[] seen = [.. states];
+        Assert.Equal(ConnectionState.Disconnected, seen[0]);
+        Assert.Contains(ConnectionState.Connected, seen);
+        Assert.All(seen, s => Assert.True(s is ConnectionState.Disconnected or ConnectionState.Connected, $"state {s} among {string.Join(", ", seen)}"));
         Assert.Equal(session, (await zk.ExistsAsync("/restart-eph"))!.Value.EphemeralOwner);
         await zk.CreateAsync("/restart-new", null, Acl.OpenUnsafe);
         Assert.Equal(EventType.NodeCreated, (await fired.Task.WaitAsync(Timeout)).Type);
