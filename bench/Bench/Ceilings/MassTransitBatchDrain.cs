@@ -6,7 +6,7 @@ namespace Pipeline.Bench.Ceilings;
 
 /// <summary>
 /// MassTransit's own batch consumer draining a pre-filled queue of CommitInventory messages: Batch&lt;CommitInventory&gt;
-/// with a message limit of 100 (our CommitBatchSize), a 20 ms time limit (our CommitBatchTimeLimit), one batch at a time
+/// with a message limit of 100 (our CommitBatchSize), a 20 ms time limit (our CommitBatchTimeLimit until issue 15; a full queue fills every batch before it), one batch at a time
 /// (our commits are serialized by the fence), prefetch 200, and a handler that does nothing.
 /// Messages/s from the first batch after the warm-up (the first <c>warmUp</c> messages) to the last one: the ceiling of the
 /// leader's commit stage without the database.

@@ -145,7 +145,7 @@ public sealed class PipelineScenario : IScenario
             $"ceiling: MassTransit single hop ({hop.Count:N0} messages, window {CeilingsScenario.Window}, prefetch {CeilingsScenario.Prefetch}) on the same virtual host before the replicas started",
             "CPU: user + system time of every process over the throughput run (and over the single hop's measured run), by role, from /proc; " +
                 "'this process' is the storefront (publishing, reading decisions) in the pipeline and the hop's publisher and consumer in the hop",
-            "replicas: default Pipeline settings (IntakeBatchSize 100, IntakeBatchTimeLimit 25 ms, IntakeBatchConcurrency 4, CommitBatchSize 100, CommitBatchTimeLimit 20 ms), ZooKeeper session 15 s " +
+            "replicas: default Pipeline settings (IntakeBatchSize 100, IntakeBatchTimeLimit 25 ms, IntakeBatchConcurrency 4, CommitBatchSize 100, CommitBatchTimeLimit 5 ms), ZooKeeper session 15 s " +
                 "(not the default 6 s: see ClusterServices), logging at Warning (+ Pipeline Information) as ./demo runs them",
         };
         if (LoadAverage.Busy(loadBefore) || LoadAverage.Busy(loadAfter))
