@@ -17,6 +17,7 @@ public sealed class PauseMonitor : IAsyncDisposable
 
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
     private readonly List<(long Start, long End, string What)> pauses = [];
+    private long lastLook; // when the process watch last looked (Stopwatch timestamp)
     private readonly Lock gate = new();
     private readonly CancellationTokenSource stop = new();
     private readonly Task process;
@@ -26,6 +27,18 @@ public sealed class PauseMonitor : IAsyncDisposable
     {
         process = Task.Run(() => WatchProcessAsync(stop.Token));
         server = Task.Run(() => WatchServerAsync(admin, stop.Token));
+    }
+
+    /// <summary>Returns once the process watch has looked at or after <paramref name="instant"/> (a Stopwatch timestamp), at
+    /// most a second later: a stall of the whole machine ends for a waiting caller and for the watch at about the same time,
+    /// and the stall is recorded only when the watch looks.</summary>
+    public async Task CaughtUpAsync(long instant, CancellationToken cancellationToken)
+    {
+        var limit = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
+        while (Volatile.Read(ref lastLook) < instant && Stopwatch.GetTimestamp() < limit)
+        {
+            await Task.Delay(Tick, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The end of the last pause that ended after <paramref name="since"/> (Stopwatch timestamps), or 0.</summary>
@@ -81,6 +94,8 @@ public sealed class PauseMonitor : IAsyncDisposable
             {
                 Record(last, now, "this process stood still");
             }
+
+            Volatile.Write(ref lastLook, now);
 
             last = now;
         }
