@@ -7,19 +7,34 @@ using Pipeline.Testing;
 
 namespace Pipeline.OrderService.Tests;
 
-/// <summary>The product's replica (<see cref="ServiceHost.Build(string[])"/>) in this test process, on a database, virtual host
-/// and ZooKeeper chroot of the test's own: for tests that reach into its services (its bus, its leadership).</summary>
-internal static class InProcessReplica
+/// <summary>A database, RabbitMQ virtual host and ZooKeeper chroot of a test's own, and the product's replicas
+/// (<see cref="ServiceHost.Build(string[])"/>) in this test process on them: for tests that reach into a replica's services
+/// (its bus, its leadership).</summary>
+internal sealed class InProcessReplicas : IAsyncLifetime
 {
+    public InventoryDatabaseFixture Database { get; } = new();
+
+    public RabbitMqVirtualHost VirtualHost { get; } = new();
+
+    public ZooKeeperChroot Chroot { get; } = new();
+
+    public Task InitializeAsync() => Task.WhenAll(Database.InitializeAsync(), VirtualHost.InitializeAsync(), Chroot.InitializeAsync());
+
+    public async Task DisposeAsync()
+    {
+        await Chroot.DisposeAsync();
+        await VirtualHost.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+
     /// <summary>Builds (not starts) a replica named <paramref name="nodeId"/>; <paramref name="settings"/> ("Pipeline:X" = value)
     /// come on top of the cluster settings every test replica gets.</summary>
-    public static WebApplication Build(InventoryDatabaseFixture database, RabbitMqVirtualHost virtualHost, ZooKeeperChroot chroot, string nodeId,
-        IReadOnlyDictionary<string, string>? settings = null, RecordedLog? log = null)
+    public WebApplication Build(string nodeId, IReadOnlyDictionary<string, string>? settings = null, RecordedLog? log = null)
     {
         // MassTransit keeps its log context in an AsyncLocal that an earlier replica of this test left behind, with that
         // replica's (disposed) logger factory: the new replica's bus must make its own.
         LogContext.Current = null!;
-        var options = ReplicaClusterOptions.For(database, virtualHost, chroot);
+        var options = ReplicaClusterOptions.For(Database, VirtualHost, Chroot);
         options.ExtraEnvironment["Pipeline__NodeId"] = nodeId;
         options.ExtraEnvironment["Pipeline__HttpPort"] = FreePorts.Take(1)[0].ToString(CultureInfo.InvariantCulture);
         string[] args =
@@ -31,7 +46,11 @@ internal static class InProcessReplica
         ];
         return ServiceHost.Build(args, replicaHost: log is null ? null : (services, _) => services.AddSingleton<ILoggerProvider>(log));
     }
+}
 
+/// <summary>Starting an in-process replica.</summary>
+internal static class InProcessReplica
+{
     /// <summary>Starts the replica and waits until its bus is healthy: a replica stopped while its bus still starts would
     /// leave that bus running on after the host is gone (MassTransit starts it in the background).</summary>
     public static async Task StartReadyAsync(this WebApplication app)

@@ -38,6 +38,13 @@ public class InventoryDatabaseFixture : PostgresDatabase
     /// <summary>A data source on this class's database with the commit path's settings.</summary>
     public NpgsqlDataSource DataSource => dataSource ??= InventoryDataSource.Create(ConnectionString);
 
+    /// <summary>The first column of the first row of <paramref name="sql"/> on this database.</summary>
+    public async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        return (T)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
+    }
+
     /// <summary>A data source with other committer settings (timeouts).</summary>
     public NpgsqlDataSource CreateDataSource(FencedCommitterOptions options) => InventoryDataSource.Create(ConnectionString, options);
 

@@ -42,6 +42,17 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
         AmqpUri = new UriBuilder(services.RabbitMq) { Path = "/" + Uri.EscapeDataString(Name) }.Uri;
     }
 
+    /// <summary><paramref name="queue"/> has nothing ready, then a quiet second for what its consumers hold in flight.</summary>
+    public async Task WaitDrainedAsync(string queue, TimeSpan timeout)
+    {
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = AmqpUri };
+        await using var connection = await factory.CreateConnectionAsync().ConfigureAwait(false);
+        await using var channel = await connection.CreateChannelAsync().ConfigureAwait(false);
+        await Eventually.TrueAsync(async () => (await channel.QueueDeclarePassiveAsync(queue).ConfigureAwait(false)).MessageCount == 0,
+            timeout, $"{queue} to be empty").ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false); // in-flight deliveries settle, a duration of the scenario
+    }
+
     /// <summary>Messages published into this virtual host so far, as the management API counts them (message_stats.publish;
     /// the broker refreshes it every few seconds).</summary>
     public async Task<long> PublishedAsync()

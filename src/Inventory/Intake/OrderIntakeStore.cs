@@ -127,19 +127,12 @@ public sealed class OrderIntakeStore(NpgsqlDataSource dataSource)
             first.TryAdd(records[i].Sent.OrderId, i);
         }
 
-        var unique = first.Values.Order().ToArray();
-        var stored = await InsertOrReadAsync(records, hashes, unique, nodeId, cancellationToken).ConfigureAwait(false);
+        var stored = await InsertOrReadAsync(records, hashes, first, nodeId, cancellationToken).ConfigureAwait(false);
         var results = new ReceiveResult[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            var firstIndex = first[records[i].Sent.OrderId];
             var row = stored[records[i].Sent.OrderId];
-            if (row.Inserted)
-            {
-                row = row with { Hash = hashes[firstIndex], Status = records[firstIndex].Status, Reason = records[firstIndex].Reason?.ToString() };
-            }
-
-            results[i] = firstIndex == i && row.Inserted
+            results[i] = row.Inserted && first[records[i].Sent.OrderId] == i
                 ? new ReceiveResult(ReceiveOutcome.Recorded, row.Status, row.Reason)
                 : new ReceiveResult(row.Hash == hashes[i] ? ReceiveOutcome.Duplicate : ReceiveOutcome.Conflict, row.Status, row.Reason);
         }
@@ -147,61 +140,69 @@ public sealed class OrderIntakeStore(NpgsqlDataSource dataSource)
         return results;
     }
 
-    /// <summary>The stored row of each order id of <paramref name="unique"/> (indexes into <paramref name="records"/>), and
-    /// whether this call inserted it.</summary>
-    private async Task<Dictionary<string, StoredOrder>> InsertOrReadAsync(IReadOnlyList<IntakeRecord> records, string[] hashes, int[] unique, string nodeId, CancellationToken cancellationToken)
+    /// <summary>The stored row of each order id of <paramref name="first"/> (its first record in <paramref name="records"/>),
+    /// and whether this call inserted it (then the row is what that record holds).</summary>
+    private async Task<Dictionary<string, StoredOrder>> InsertOrReadAsync(IReadOnlyList<IntakeRecord> records, string[] hashes, Dictionary<string, int> first, string nodeId, CancellationToken cancellationToken)
     {
+        int[] unique = [.. first.Values.Order()];
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var scope = connection.ConfigureAwait(false);
         using var command = new NpgsqlCommand(RecordSql, connection);
-        string[] Column(Func<int, string?> value) => [.. unique.Select(i => value(i)!)];
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Column(i => records[i].Sent.OrderId) });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Column(i => records[i].CustomerId) });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Column(i => JsonSerializer.Serialize(records[i].Lines, Json)) });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Column(i => hashes[i]) });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Column(i => records[i].Status) });
-        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. unique.Select(i => records[i].Reason?.ToString())] });
-        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. unique.Select(i => records[i].Detail)] });
+        string?[] Column(Func<int, string?> value) => [.. unique.Select(value)];
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = Column(i => records[i].Sent.OrderId) });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = Column(i => records[i].CustomerId) });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = Column(i => JsonSerializer.Serialize(records[i].Lines, Json)) });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = Column(i => hashes[i]) });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = Column(i => records[i].Status) });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = Column(i => records[i].Reason?.ToString()) });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = Column(i => records[i].Detail) });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = nodeId });
         var stored = new Dictionary<string, StoredOrder>(StringComparer.Ordinal);
         var unseen = new List<string>();
-        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await using (reader.ConfigureAwait(false))
+        await ReadAsync(command, (id, reader) =>
         {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            if (reader.GetBoolean(1))
             {
-                var id = reader.GetString(0);
-                if (reader.GetBoolean(1))
-                {
-                    stored[id] = new StoredOrder(true, "", "", null);
-                }
-                else if (reader.IsDBNull(2))
-                {
-                    unseen.Add(id); // recorded by a concurrent intake after this statement's snapshot was taken
-                }
-                else
-                {
-                    stored[id] = new StoredOrder(false, reader.GetString(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4));
-                }
+                var i = first[id];
+                stored[id] = new StoredOrder(true, hashes[i], records[i].Status, records[i].Reason?.ToString());
             }
-        }
+            else if (reader.IsDBNull(2))
+            {
+                unseen.Add(id); // recorded by a concurrent intake after this statement's snapshot was taken
+            }
+            else
+            {
+                stored[id] = StoredOrder.From(reader, 2);
+            }
+        }, cancellationToken).ConfigureAwait(false);
 
         if (unseen.Count > 0)
         {
             using var read = new NpgsqlCommand("SELECT order_id, content_hash, status, reason FROM orders WHERE order_id = ANY($1)", connection);
             read.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. unseen] });
-            var again = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (again.ConfigureAwait(false))
-            {
-                while (await again.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    stored[again.GetString(0)] = new StoredOrder(false, again.GetString(1), again.GetString(2), again.IsDBNull(3) ? null : again.GetString(3));
-                }
-            }
+            await ReadAsync(read, (id, reader) => stored[id] = StoredOrder.From(reader, 1), cancellationToken).ConfigureAwait(false);
         }
 
         return stored;
     }
 
-    private sealed record StoredOrder(bool Inserted, string Hash, string Status, string? Reason);
+    /// <summary>Runs <paramref name="command"/>, handing each row with its order id (column 0) to <paramref name="row"/>.</summary>
+    private static async Task ReadAsync(NpgsqlCommand command, Action<string, NpgsqlDataReader> row, CancellationToken cancellationToken)
+    {
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                row(reader.GetString(0), reader);
+            }
+        }
+    }
+
+    private sealed record StoredOrder(bool Inserted, string Hash, string Status, string? Reason)
+    {
+        /// <summary>A stored row read from its content hash, status and reason columns, from <paramref name="column"/> on.</summary>
+        public static StoredOrder From(NpgsqlDataReader reader, int column) =>
+            new(false, reader.GetString(column), reader.GetString(column + 1), reader.IsDBNull(column + 2) ? null : reader.GetString(column + 2));
+    }
 }

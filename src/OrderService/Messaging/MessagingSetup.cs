@@ -49,8 +49,8 @@ public static class MessagingSetup
                         e.SetQuorumQueue();
                     }
 
-                    // A database outage longer than the retries is not the order's fault either: requeue, never park it. A
-                    // failed batch is retried message by message (MassTransit delivers a retried message as a batch of one).
+                    // A database outage longer than the retries is not the order's fault either: requeue, never park it. The
+                    // retry wraps the batch consumer: a failed batch is retried whole (its record is idempotent).
                     UseRequeueWhenNotTheMessagesFault(e);
                     e.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)));
                     e.ConfigureConsumer<OrderIntakeConsumer>(context);

@@ -17,7 +17,7 @@ namespace Pipeline.OrderService.Messaging;
 /// an id reused for other content is announced with OrderIdConflict and the stored order is not touched; an order already
 /// decided is not forwarded again. A recorded, undecided order is forwarded on every delivery (the commit is idempotent),
 /// so a crash between recording and forwarding loses nothing. The forward is mandatory and confirmed: a broker that cannot
-/// route it fails the batch, which is retried (each message alone, MassTransit's batch retry) and requeued, never dropped;
+/// route it fails the batch, which is retried whole and then requeued, never dropped;
 /// the batch is acknowledged only once its record and its forward are confirmed. A message without a usable id cannot be
 /// recorded: it is parked alone in order-intake_error with the reason, the rest of its batch goes on.
 /// </summary>

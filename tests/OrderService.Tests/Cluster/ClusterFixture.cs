@@ -54,14 +54,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>The intake queue has nothing ready, then a quiet second for what replicas hold in flight.</summary>
-    public async Task IntakeIdleAsync()
-    {
-        await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = VirtualHost.AmqpUri }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        await Eventually.TrueAsync(async () => (await channel.QueueDeclarePassiveAsync(Pipeline.OrderService.Messaging.Topology.IntakeQueue)).MessageCount == 0,
-            TimeSpan.FromSeconds(60), "order-intake to be empty");
-        await Task.Delay(TimeSpan.FromSeconds(1));
-    }
+    public Task IntakeIdleAsync() => VirtualHost.WaitDrainedAsync(Pipeline.OrderService.Messaging.Topology.IntakeQueue, TimeSpan.FromSeconds(60));
 
     /// <summary>Runs <paramref name="sql"/> on the cluster's database (a test's setup or its corruption by hand).</summary>
     public async Task ExecuteAsync(string sql)
@@ -71,11 +64,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>The first column of the first row of <paramref name="sql"/> on the cluster's database.</summary>
-    public async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var command = Database.DataSource.CreateCommand(sql);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
+    public Task<T> ScalarAsync<T>(string sql) => Database.ScalarAsync<T>(sql);
 
     /// <summary>For failure messages: every replica and where its log is.</summary>
     public string Describe() => $"replicas (logs in {Cluster.LogDirectory}):\n{Cluster.Describe(30)}";

@@ -21,32 +21,28 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private static readonly Dictionary<string, string> Settings = new() { ["Pipeline:IntakeBatchTimeLimit"] = "00:00:02" };
-    private readonly InventoryDatabaseFixture database = new();
-    private readonly RabbitMqVirtualHost virtualHost = new();
-    private readonly ZooKeeperChroot chroot = new();
+    private readonly InProcessReplicas services = new();
     private OrderBus bus = null!;
 
     public async Task InitializeAsync()
     {
-        await Task.WhenAll(database.InitializeAsync(), virtualHost.InitializeAsync(), chroot.InitializeAsync());
-        await InventoryDatabase.SeedStockAsync(database.DataSource, ["BATCH-A", "BATCH-B"], 1000);
+        await services.InitializeAsync();
+        await InventoryDatabase.SeedStockAsync(services.Database.DataSource, ["BATCH-A", "BATCH-B"], 1000);
 
         // A first replica declares the queues and their bindings, then stops: from now on published orders wait in order-intake.
-        await using (var app = InProcessReplica.Build(database, virtualHost, chroot, "intake-declare", Settings))
+        await using (var app = services.Build("intake-declare", Settings))
         {
             await app.StartReadyAsync();
             await app.StopAsync();
         }
 
-        bus = await OrderBus.StartAsync(virtualHost.AmqpUri);
+        bus = await OrderBus.StartAsync(services.VirtualHost.AmqpUri);
     }
 
     public async Task DisposeAsync()
     {
         await bus.DisposeAsync();
-        await chroot.DisposeAsync();
-        await virtualHost.DisposeAsync();
-        await database.DisposeAsync();
+        await services.DisposeAsync();
     }
 
     [Fact]
@@ -57,7 +53,7 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
         await RunReplicaAsync("intake-1", async _ =>
         {
             await bus.PublishAsync(stored);
-            await PipelineDb.WaitDecidedAsync(database.DataSource, [stored.OrderId], Wait);
+            await PipelineDb.WaitDecidedAsync(services.Database.DataSource, [stored.OrderId], Wait);
         });
 
         var valid = Workload.Order($"valid-{run}", ("BATCH-A", 2));
@@ -79,14 +75,14 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
         string[] decided = [valid.OrderId, other.OrderId, invalid.OrderId, twice.OrderId];
         await RunReplicaAsync("intake-2", async _ =>
         {
-            await PipelineDb.WaitDecidedAsync(database.DataSource, decided, Wait);
+            await PipelineDb.WaitDecidedAsync(services.Database.DataSource, decided, Wait);
             await bus.Events.WaitForAllAsync(decided, Wait);
             await Eventually.TrueAsync(() => Task.FromResult(bus.Events.ConflictsFor(stored.OrderId).Count == 1 && bus.Events.ConflictsFor(twice.OrderId).Count == 1),
                 Wait, "one OrderIdConflict for the stored order's id and one for the id sent twice with two contents");
-            await IntakeIdleAsync();
+            await services.VirtualHost.WaitDrainedAsync(Topology.IntakeQueue, Wait);
         });
 
-        var orders = await PipelineDb.OrdersAsync(database.DataSource, [.. decided, stored.OrderId]);
+        var orders = await PipelineDb.OrdersAsync(services.Database.DataSource, [.. decided, stored.OrderId]);
         output.WriteLine(string.Join("\n", orders.Values.Select(o => $"{o.OrderId}: {o.Status} {o.Reason} {o.Detail}")));
         Assert.Equal(OrderStatus.Confirmed, orders[valid.OrderId].Status);
         Assert.Equal(OrderStatus.Confirmed, orders[other.OrderId].Status);
@@ -95,13 +91,13 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(OrderStatus.Confirmed, orders[twice.OrderId].Status);
         Assert.Equal(twice.CustomerId, orders[twice.OrderId].CustomerId);
         Assert.Equal(stored.CustomerId, orders[stored.OrderId].CustomerId);
-        var ledger = (await PipelineDb.LedgerAsync(database.DataSource)).ToLookup(r => r.OrderId);
+        var ledger = (await PipelineDb.LedgerAsync(services.Database.DataSource)).ToLookup(r => r.OrderId);
         Assert.All([valid.OrderId, other.OrderId, twice.OrderId, stored.OrderId], id => Assert.Single(ledger[id]));
         Assert.Empty(ledger[invalid.OrderId]);
-        Assert.Equal(1000 - 1 - 2, await ScalarAsync<int>("SELECT on_hand FROM stock WHERE sku = 'BATCH-A'"));
+        Assert.Equal(1000 - 1 - 2, await services.Database.ScalarAsync<int>("SELECT on_hand FROM stock WHERE sku = 'BATCH-A'"));
         Assert.Single(bus.Events.For(valid.OrderId).Distinct());
         Assert.IsType<OrderRejected>(Assert.Single(bus.Events.For(invalid.OrderId).Distinct()));
-        await Checks.DecisionsMatchEventsAsync(database.DataSource, bus.Events, decided);
+        await Checks.DecisionsMatchEventsAsync(services.Database.DataSource, bus.Events, decided);
     }
 
     [Fact]
@@ -110,7 +106,7 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
         var run = Guid.NewGuid().ToString("N")[..6];
         var orders = Enumerable.Range(0, 12).Select(i => Workload.Order($"unrouted-{run}-{i:00}", ("BATCH-A", 1))).ToList();
         string[] ids = [.. orders.Select(o => o.OrderId)];
-        await using var connection = await new ConnectionFactory { Uri = virtualHost.AmqpUri }.CreateConnectionAsync();
+        await using var connection = await new ConnectionFactory { Uri = services.VirtualHost.AmqpUri }.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         var log = new RecordedLog();
         await RunReplicaAsync("intake-3", async app =>
@@ -125,24 +121,24 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
                 await Task.WhenAll(orders.Select(o => bus.PublishAsync(o)));
 
                 // Recorded, then the broker returns the forward: the batch fails and comes back; nothing is decided meanwhile.
-                await Eventually.TrueAsync(async () => (await PipelineDb.OrdersAsync(database.DataSource, ids)).Count == ids.Length, Wait, "the orders to be recorded");
+                await Eventually.TrueAsync(async () => (await PipelineDb.OrdersAsync(services.Database.DataSource, ids)).Count == ids.Length, Wait, "the orders to be recorded");
                 await Eventually.TrueAsync(() => Task.FromResult(log.Contains("was returned by the broker") || log.Contains("MessageReturnedException")), Wait, "a forward to be returned");
-                Assert.All((await PipelineDb.OrdersAsync(database.DataSource, ids)).Values, o => Assert.Equal(OrderStatus.Received, o.Status));
+                Assert.All((await PipelineDb.OrdersAsync(services.Database.DataSource, ids)).Values, o => Assert.Equal(OrderStatus.Received, o.Status));
             }
             finally
             {
                 await channel.QueueBindAsync(Topology.CommitQueue, Topology.CommitQueue, "");
             }
 
-            await PipelineDb.WaitDecidedAsync(database.DataSource, ids, Wait);
+            await PipelineDb.WaitDecidedAsync(services.Database.DataSource, ids, Wait);
             await bus.Events.WaitForAllAsync(ids, Wait);
-            await IntakeIdleAsync();
+            await services.VirtualHost.WaitDrainedAsync(Topology.IntakeQueue, Wait);
         }, log);
 
-        var ledger = (await PipelineDb.LedgerAsync(database.DataSource)).ToLookup(r => r.OrderId);
+        var ledger = (await PipelineDb.LedgerAsync(services.Database.DataSource)).ToLookup(r => r.OrderId);
         Assert.All(ids, id => Assert.Single(ledger[id]));
-        await Checks.DecisionsMatchEventsAsync(database.DataSource, bus.Events, ids);
-        Assert.Equal(0L, await ScalarAsync<long>($"SELECT count(*) FROM orders WHERE order_id LIKE 'unrouted-{run}-%' AND status <> 'Confirmed'"));
+        await Checks.DecisionsMatchEventsAsync(services.Database.DataSource, bus.Events, ids);
+        Assert.Equal(0L, await services.Database.ScalarAsync<long>($"SELECT count(*) FROM orders WHERE order_id LIKE 'unrouted-{run}-%' AND status <> 'Confirmed'"));
     }
 
     [Fact]
@@ -161,7 +157,7 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
 
         await RunReplicaAsync("intake-4", async _ =>
         {
-            await PipelineDb.WaitDecidedAsync(database.DataSource, ids, Wait);
+            await PipelineDb.WaitDecidedAsync(services.Database.DataSource, ids, Wait);
             await bus.Events.WaitForAllAsync(ids, Wait);
 
             // And once more after the decisions: nothing is forwarded or decided again.
@@ -170,21 +166,21 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
                 await bus.PublishAsync(order, messageIds[order.OrderId]);
             }
 
-            await IntakeIdleAsync();
+            await services.VirtualHost.WaitDrainedAsync(Topology.IntakeQueue, Wait);
         });
 
-        var ledger = (await PipelineDb.LedgerAsync(database.DataSource)).ToLookup(r => r.OrderId);
+        var ledger = (await PipelineDb.LedgerAsync(services.Database.DataSource)).ToLookup(r => r.OrderId);
         Assert.All(ids, id => Assert.Single(ledger[id]));
         Assert.All(ids, id => Assert.Single(bus.Events.For(id).Distinct()));
-        Assert.Equal(1000 - orders.Count, await ScalarAsync<int>("SELECT on_hand FROM stock WHERE sku = 'BATCH-B'"));
-        await Checks.DecisionsMatchEventsAsync(database.DataSource, bus.Events, ids);
+        Assert.Equal(1000 - orders.Count, await services.Database.ScalarAsync<int>("SELECT on_hand FROM stock WHERE sku = 'BATCH-B'"));
+        await Checks.DecisionsMatchEventsAsync(services.Database.DataSource, bus.Events, ids);
     }
 
     [Fact]
     public async Task A_command_of_a_version_this_release_does_not_know_is_parked_with_its_reason_not_guessed_at()
     {
         var order = new CommitInventory { OrderId = $"v2-{Guid.NewGuid():N}"[..20], Lines = [new OrderLine { Sku = "BATCH-A", Quantity = 1 }] };
-        await using var connection = await new ConnectionFactory { Uri = virtualHost.AmqpUri }.CreateConnectionAsync();
+        await using var connection = await new ConnectionFactory { Uri = services.VirtualHost.AmqpUri }.CreateConnectionAsync();
         await RunReplicaAsync("intake-5", async app =>
         {
             var leadership = app.Services.GetRequiredService<FencedLeadership>();
@@ -192,38 +188,19 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
             var commit = await app.Services.GetRequiredService<MassTransit.IBus>().GetSendEndpoint(Topology.CommitAddress);
             await commit.Send(new CommitInventoryBatch { Version = CommitInventoryBatch.CurrentVersion + 1, Orders = [order] });
 
-            var parked = await Eventually.GetAsync(async () =>
-            {
-                await using var channel = await connection.CreateChannelAsync();
-                try
-                {
-                    while (await channel.BasicGetAsync(Topology.CommitQueue + "_error", autoAck: true) is { } message)
-                    {
-                        if (System.Text.Encoding.UTF8.GetString(message.Body.Span).Contains(order.OrderId, StringComparison.Ordinal))
-                        {
-                            return message;
-                        }
-                    }
-                }
-                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-                {
-                    // The error queue is declared with the first fault.
-                }
-
-                return null;
-            }, Wait, "the command in inventory-commit_error", TimeSpan.FromMilliseconds(200));
-            var reason = parked.BasicProperties.Headers?.TryGetValue("MT-Fault-Message", out var value) == true && value is byte[] bytes ? System.Text.Encoding.UTF8.GetString(bytes) : "";
+            var parked = await ParkedMessages.TakeContainingAsync(connection, Topology.CommitQueue + "_error", order.OrderId, Wait);
+            var reason = ParkedMessages.Header(parked, "MT-Fault-Message");
             output.WriteLine(reason);
             Assert.Contains($"version {CommitInventoryBatch.CurrentVersion + 1}", reason, StringComparison.Ordinal);
         });
 
-        Assert.DoesNotContain(await PipelineDb.LedgerAsync(database.DataSource), r => r.OrderId == order.OrderId);
+        Assert.DoesNotContain(await PipelineDb.LedgerAsync(services.Database.DataSource), r => r.OrderId == order.OrderId);
     }
 
     /// <summary>Starts a replica, runs <paramref name="body"/> against it, stops it.</summary>
     private async Task RunReplicaAsync(string nodeId, Func<WebApplication, Task> body, RecordedLog? log = null)
     {
-        await using var app = InProcessReplica.Build(database, virtualHost, chroot, nodeId, Settings, log);
+        await using var app = services.Build(nodeId, Settings, log);
         await app.StartReadyAsync();
         try
         {
@@ -233,20 +210,5 @@ public sealed class IntakeBatchTests(ITestOutputHelper output) : IAsyncLifetime
         {
             await app.StopAsync();
         }
-    }
-
-    /// <summary>order-intake has nothing ready, then a quiet second for what the replica holds in flight.</summary>
-    private async Task IntakeIdleAsync()
-    {
-        await using var connection = await new ConnectionFactory { Uri = virtualHost.AmqpUri }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        await Eventually.TrueAsync(async () => (await channel.QueueDeclarePassiveAsync(Topology.IntakeQueue)).MessageCount == 0, Wait, "order-intake to be empty");
-        await Task.Delay(TimeSpan.FromSeconds(1)); // in-flight deliveries settle, a duration of the scenario
-    }
-
-    private async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var command = database.DataSource.CreateCommand(sql);
-        return (T)(await command.ExecuteScalarAsync())!;
     }
 }

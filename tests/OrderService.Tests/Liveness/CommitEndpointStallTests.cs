@@ -16,38 +16,31 @@ namespace Pipeline.OrderService.Tests.Liveness;
 public sealed class CommitEndpointStallTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
-    private readonly InventoryDatabaseFixture database = new();
-    private readonly RabbitMqVirtualHost virtualHost = new();
-    private readonly ZooKeeperChroot chroot = new();
+    private readonly InProcessReplicas services = new();
 
-    public Task InitializeAsync() => Task.WhenAll(database.InitializeAsync(), virtualHost.InitializeAsync(), chroot.InitializeAsync());
+    public Task InitializeAsync() => services.InitializeAsync();
 
-    public async Task DisposeAsync()
-    {
-        await chroot.DisposeAsync();
-        await virtualHost.DisposeAsync();
-        await database.DisposeAsync();
-    }
+    public Task DisposeAsync() => services.DisposeAsync();
 
     [Fact]
     public async Task A_leader_whose_endpoint_stopped_receiving_reconnects_it_and_commits_under_the_same_grant()
     {
-        await InventoryDatabase.SeedStockAsync(database.DataSource, ["STALL-SKU"], 1000);
+        await InventoryDatabase.SeedStockAsync(services.Database.DataSource, ["STALL-SKU"], 1000);
 
-        await using var app = InProcessReplica.Build(database, virtualHost, chroot, "stall-1", new Dictionary<string, string>
+        await using var app = services.Build("stall-1", new Dictionary<string, string>
         {
             ["Pipeline:CommitStallLimit"] = "00:00:02",
             ["Pipeline:RedriveAge"] = "00:10:00",
         });
         await app.StartReadyAsync();
-        await using var bus = await OrderBus.StartAsync(virtualHost.AmqpUri);
+        await using var bus = await OrderBus.StartAsync(services.VirtualHost.AmqpUri);
         try
         {
             var leadership = app.Services.GetRequiredService<FencedLeadership>();
             var grant = await Eventually.GetAsync<CommitGrant>(() => Task.FromResult(leadership.Current), Wait, "the only replica to lead and hold a grant");
             var first = Workload.Order("stall-first", ("STALL-SKU", 1));
             await bus.PublishAsync(first);
-            await PipelineDb.WaitDecidedAsync(database.DataSource, [first.OrderId], Wait);
+            await PipelineDb.WaitDecidedAsync(services.Database.DataSource, [first.OrderId], Wait);
 
             // The endpoint's transport stops; the commit endpoint still holds its handle, so nothing but the watchdog can tell.
             var busControl = app.Services.GetRequiredService<IBusControl>();
@@ -57,10 +50,10 @@ public sealed class CommitEndpointStallTests : IAsyncLifetime
 
             var orders = Enumerable.Range(0, 20).Select(i => Workload.Order($"stall-{i:00}", ("STALL-SKU", 1))).ToList();
             await Task.WhenAll(orders.Select(o => bus.PublishAsync(o)));
-            await PipelineDb.WaitDecidedAsync(database.DataSource, [.. orders.Select(o => o.OrderId)], Wait);
+            await PipelineDb.WaitDecidedAsync(services.Database.DataSource, [.. orders.Select(o => o.OrderId)], Wait);
 
             Assert.Same(grant, leadership.Current);
-            Assert.Equal(orders.Count, await PipelineDb.CommittedUnderAsync(database.DataSource, orders.Select(o => o.OrderId), grant.Token.Generation, grant.Token.Sequence));
+            Assert.Equal(orders.Count, await PipelineDb.CommittedUnderAsync(services.Database.DataSource, orders.Select(o => o.OrderId), grant.Token.Generation, grant.Token.Sequence));
             var health = await app.Services.GetRequiredService<CommitEndpointWatchdog>().CheckHealthAsync(new HealthCheckContext());
             Assert.Equal(HealthStatus.Healthy, health.Status);
         }

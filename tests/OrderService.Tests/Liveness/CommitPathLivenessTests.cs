@@ -71,7 +71,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
 
             // The poison command alone ends in the error queue, with the database's reason.
             var parked = await ParkedAsync(poison.OrderId);
-            var fault = Header(parked, "MT-Fault-Message");
+            var fault = ParkedMessages.Header(parked, "MT-Fault-Message");
             output.WriteLine($"parked {poison.OrderId}: {fault}");
             Assert.Contains("poison order", fault, StringComparison.Ordinal);
             Assert.Equal(OrderStatus.Received, (await PipelineDb.OrdersAsync(fixture.Database.DataSource, [poison.OrderId]))[poison.OrderId].Status);
@@ -150,30 +150,7 @@ public sealed class CommitPathLivenessTests(ClusterFixture fixture, ITestOutputH
 
     private async Task<BasicGetResult> ParkedAsync(string orderId)
     {
-        const string errorQueue = Topology.CommitQueue + "_error";
         await using var connection = await new ConnectionFactory { Uri = fixture.VirtualHost.AmqpUri }.CreateConnectionAsync();
-        return await Eventually.GetAsync(async () =>
-        {
-            await using var channel = await connection.CreateChannelAsync();
-            try
-            {
-                while (await channel.BasicGetAsync(errorQueue, autoAck: true) is { } message)
-                {
-                    if (Encoding.UTF8.GetString(message.Body.Span).Contains(orderId, StringComparison.Ordinal))
-                    {
-                        return message;
-                    }
-                }
-            }
-            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-            {
-                // The error queue is declared with the first fault.
-            }
-
-            return null;
-        }, Wait, $"the poison command {orderId} in {errorQueue}", TimeSpan.FromMilliseconds(250));
+        return await ParkedMessages.TakeContainingAsync(connection, Topology.CommitQueue + "_error", orderId, Wait);
     }
-
-    private static string Header(BasicGetResult message, string name) =>
-        message.BasicProperties.Headers?.TryGetValue(name, out var value) == true ? value is byte[] bytes ? Encoding.UTF8.GetString(bytes) : value?.ToString() ?? "" : "";
 }
