@@ -87,6 +87,7 @@ public static class ServiceHost
         services.AddSingleton(sp => new UndecidedOrders(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(sp => new FenceAdministration(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<FenceStatus>();
+        services.AddSingleton(sp => new AdvisoryLockCrashSignal(connectionString, committerOptions.Resource, sp.GetRequiredService<ILogger<AdvisoryLockCrashSignal>>()));
         services.AddSingleton<CommitEndpoint>();
         services.AddSingleton<CommitBatcher>();
         services.AddSingleton<CommitPathWarmUp>();

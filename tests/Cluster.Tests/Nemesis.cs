@@ -54,16 +54,58 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     public Task<TimeSpan> PartitionLeaderFromZooKeeperAsync(ObservedLeader leader) =>
         HoldAsync(leader, chaos.Links(leader.Index).ZooKeeper.Pause, chaos.Links(leader.Index).ZooKeeper.Heal);
 
-    /// <summary>(5) the leader's Postgres link is cut (connections reset, new ones refused) for 5 s, then healed: the leader
-    /// keeps its leadership but cannot commit; returns how long after the cut commits resumed.</summary>
+    /// <summary>How long a live leader may take to be succeeded on its released crash signal: no session may expire meanwhile
+    /// (its ZooKeeper link is fine), so any handover at all is the signal's; the bound only guards liveness.</summary>
+    public static readonly TimeSpan SignalHandoverBound = TimeSpan.FromSeconds(5);
+
+    /// <summary>(5) the false detection, by the network: the live leader's Postgres link is cut (connections reset, new ones
+    /// refused) for 5 s while its ZooKeeper link stays up. Its crash signal goes with the connection, so a standby deletes
+    /// its node and leads within <see cref="SignalHandoverBound"/>; the ex-leader, unable to commit anyway, loses its lease
+    /// and rejoins; healed, it stands by. Returns how long until the newer leader led.</summary>
     public async Task<TimeSpan> CutLeaderFromPostgresAsync(ObservedLeader leader)
     {
         var clock = Stopwatch.StartNew();
         chaos.Links(leader.Index).Postgres.Cut();
-        await Task.Delay(TimeSpan.FromSeconds(5)); // the fault's length
-        chaos.Links(leader.Index).Postgres.Heal();
+        TimeSpan failover;
+        try
+        {
+            await Cluster.LeaderAsync(newerThan: leader.Token, timeout: SignalHandoverBound);
+            failover = clock.Elapsed;
+            if (TimeSpan.FromSeconds(5) - clock.Elapsed is { Ticks: > 0 } rest)
+            {
+                await Task.Delay(rest); // the fault's length
+            }
+        }
+        finally
+        {
+            chaos.Links(leader.Index).Postgres.Heal();
+        }
+
+        await run.NotLeadingAsync(leader.Index);
         await CommitAfterAsync(DateTimeOffset.UtcNow, "a commit after the Postgres link healed");
-        return clock.Elapsed;
+        return failover;
+    }
+
+    /// <summary>(12) the false detection, alone: the live leader's crash-signal connection is dropped (its backend
+    /// terminated) while every other link of it works, commits included. A standby deletes its node and leads within
+    /// <see cref="SignalHandoverBound"/>; the ex-leader's lease ends when the deletion reaches it, the fence refuses what
+    /// it still tries, and it rejoins behind. Returns how long until the newer leader led.</summary>
+    public async Task<TimeSpan> DropLeaderCrashSignalAsync(ObservedLeader leader)
+    {
+        var clock = Stopwatch.StartNew();
+        await using (var connection = new Npgsql.NpgsqlConnection(chaos.Database.ServiceConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " +
+                "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'pipeline-crash-signal' AND a.datname = current_database()", connection);
+            Assert.True((long)(await command.ExecuteScalarAsync())! == 1, $"no crash signal held by {leader.NodeId}\n{chaos.Describe()}");
+        }
+
+        await Cluster.LeaderAsync(newerThan: leader.Token, timeout: SignalHandoverBound);
+        var failover = clock.Elapsed;
+        await run.NotLeadingAsync(leader.Index);
+        return failover;
     }
 
     /// <summary>(6) RabbitMQ stopped (SIGTERM: a clean broker shutdown, every connection closed) and started again with

@@ -2,7 +2,7 @@ using Xunit.Abstractions;
 
 namespace Pipeline.Cluster.Tests;
 
-/// <summary>Faults 1, 2, 4 to 11 under load on one cluster; after each heal the checker must find nothing.</summary>
+/// <summary>Faults 1, 2, 4 to 12 under load on one cluster; after each heal the checker must find nothing.</summary>
 [Collection(ChaosCollection.Name)]
 public sealed class NemesisTests(ChaosCluster chaos, ITestOutputHelper output) : IClassFixture<ChaosCluster>
 {
@@ -16,7 +16,7 @@ public sealed class NemesisTests(ChaosCluster chaos, ITestOutputHelper output) :
     public Task Fault_4_leader_partitioned_from_ZooKeeper_only() => RunAsync("zk-partition", n => n.PartitionLeaderFromZooKeeperAsync);
 
     [Fact]
-    public Task Fault_5_leader_cut_from_Postgres() => RunAsync("pg-cut", n => n.CutLeaderFromPostgresAsync);
+    public Task Fault_5_leader_cut_from_Postgres_while_alive_is_succeeded_on_its_crash_signal() => RunAsync("pg-cut", n => n.CutLeaderFromPostgresAsync);
 
     [Fact]
     public Task Fault_6_RabbitMQ_restarted() => RunAsync("rabbitmq-restart", n => n.RestartRabbitMqAsync);
@@ -38,6 +38,9 @@ public sealed class NemesisTests(ChaosCluster chaos, ITestOutputHelper output) :
 
     [Fact]
     public Task Fault_11_Liveness_a_replica_cut_from_ZooKeeper_twice_in_a_row_mid_create_then_alone() => RunAsync("zk-twice-mid-create", n => n.CutTwiceMidCreateAsync);
+
+    [Fact]
+    public Task Fault_12_the_live_leaders_crash_signal_connection_dropped() => RunAsync("signal-drop", n => n.DropLeaderCrashSignalAsync);
 
     private async Task RunAsync(string name, Func<Nemesis, Func<Testing.ObservedLeader, Task<TimeSpan>>> fault)
     {

@@ -25,18 +25,35 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
         {
             var exitCode = await fixture.Cluster.StopGracefullyAsync(index);
             Assert.True(exitCode == 0, $"the leader exited with {exitCode} after SIGTERM\n{ReplicaCluster.Tail(fixture.Cluster[index])}");
-        }, failoverLimit: TimeSpan.FromSeconds(10), afterExitLimit: Session);
+        }, failoverLimit: TimeSpan.FromSeconds(10), afterExitLimit: Session, cause: "graceful");
 
-    /// <summary>Nobody resigns: the successor leads once the dead leader's session expires, about one session timeout.</summary>
+    /// <summary>Nobody resigns, but the dead leader's crash signal (its Postgres advisory lock) goes with its process: a
+    /// standby deletes its node and the successor leads before the session could expire, saying why.</summary>
     [Fact]
-    public Task After_kill_9_of_the_leader_mid_stream_another_leads_and_every_order_is_decided() =>
+    public Task After_kill_9_of_the_leader_mid_stream_another_leads_on_its_crash_signal_before_the_session_expires() =>
         HandOverAsync("kill", index =>
         {
             fixture.Cluster.Kill(index);
             return Task.CompletedTask;
-        }, failoverLimit: Session + TimeSpan.FromSeconds(8), afterExitLimit: null);
+        }, failoverLimit: Session, afterExitLimit: Session, cause: "crash-signal");
 
-    private async Task HandOverAsync(string label, Func<int, Task> fault, TimeSpan failoverLimit, TimeSpan? afterExitLimit)
+    /// <summary>A false detection: the live leader's crash-signal connection drops (its backend terminated, as a cut
+    /// network would). A standby deletes its node and leads; the ex-leader's lease ends when the deletion reaches it, the
+    /// fence refuses whatever it still tries, and it rejoins behind as a standby. No order is lost or decided twice.</summary>
+    [Fact]
+    public Task After_the_live_leaders_signal_connection_drops_mid_stream_it_is_deposed_safely_and_rejoins() =>
+        HandOverAsync("signal-drop", async index =>
+        {
+            var nodeId = fixture.Cluster[index].NodeId;
+            await using var connection = new Npgsql.NpgsqlConnection(fixture.Options.InventoryConnectionString);
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " +
+                "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'pipeline-crash-signal' AND a.datname = current_database()", connection);
+            Assert.True((long)(await command.ExecuteScalarAsync())! == 1, $"{nodeId}'s crash signal was not the one held");
+        }, failoverLimit: Session, afterExitLimit: Session, cause: "crash-signal", leaderSurvives: true);
+
+    private async Task HandOverAsync(string label, Func<int, Task> fault, TimeSpan failoverLimit, TimeSpan? afterExitLimit, string? cause = null, bool leaderSurvives = false)
     {
         var dataSource = fixture.Database.DataSource;
         var before = await fixture.ReadyAsync();
@@ -73,6 +90,19 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
             Assert.True(failover < failoverLimit, $"the handover took {Ms(failover)} ms (limit {failoverLimit.TotalSeconds} s)");
             Assert.True(afterExitLimit is null || failover - gone < afterExitLimit,
                 $"the successor led {Ms(failover - gone)} ms after the leader exited: it waited for the session to expire instead of a resignation");
+
+            // The successor says why it leads, on /status.
+            var led = await Eventually.GetAsync(async () => Checks.LastLed(await fixture.Cluster.StatusAsync(after.Index)) is var l && l.Token == after.Token.ToString() ? Tuple.Create(l) : null,
+                TimeSpan.FromSeconds(10), $"{after.NodeId}'s /status history to say why it leads", TimeSpan.FromMilliseconds(50)) is var found ? found.Item1 : default;
+            output.WriteLine($"{after.NodeId}'s last succession: {led}");
+            Assert.True(cause is null || (led.Detail == cause && led.Previous == before.NodeId), $"{after.NodeId} led after {led.Previous} ({led.Detail}); expected after {before.NodeId} ({cause})");
+            if (leaderSurvives)
+            {
+                // The deposed leader is alive, no longer leads and stands again behind its successor.
+                Assert.True(fixture.Cluster[before.Index].IsRunning, $"{before.NodeId} exited\n{ReplicaCluster.Tail(fixture.Cluster[before.Index])}");
+                await Eventually.TrueAsync(async () => await fixture.Cluster.StatusAsync(before.Index) is { IsLeader: false } s && s.Candidates.Any(c => c.NodeId == before.NodeId),
+                    TimeSpan.FromSeconds(30), $"{before.NodeId} to stand again as a candidate\n{fixture.Describe()}", TimeSpan.FromMilliseconds(100));
+            }
 
             // The successor warmed its commit path up before it could lead (CommitPathWarmUp), and that decided nothing.
             Assert.Contains("Commit path warmed up", await File.ReadAllTextAsync(fixture.Cluster[after.Index].LogPath));

@@ -70,6 +70,9 @@ internal sealed class RecordedLog : ILoggerProvider
 
     public bool Contains(string text) => lines.Any(l => l.Contains(text, StringComparison.Ordinal));
 
+    /// <summary>Every line logged so far, in order.</summary>
+    public IReadOnlyCollection<string> Lines => lines;
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void Dispose()

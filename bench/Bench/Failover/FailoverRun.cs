@@ -19,8 +19,11 @@ public sealed record ModeResult(string Mode, IReadOnlyList<FaultSample> Faults, 
 /// database, virtual host and ZooKeeper chroot of their own, a steady stream of orders, and the faults in three phases:
 /// SIGSTOP rounds first (with the test-only 1 s delay before each commit transaction, so the pause lands with a batch in
 /// hand, as in the fault suite), checked by <see cref="HistoryChecker"/> once their orders are decided; then every replica
-/// restarted without the delay, and the graceful-stop and kill -9 rounds. A stopped or killed replica is restarted in the
-/// background; a round waits only until a second replica is ready to take over. Everything started is stopped at the end.
+/// restarted without the delay, and the graceful-stop and kill -9 rounds; then the Postgres-cut rounds. A stopped or killed
+/// replica is restarted in the background; a round waits only until a second replica is ready to take over. Each replica
+/// reaches PostgreSQL through a <see cref="TcpProxy"/> of its own (its ConnectionStrings__Inventory; the owner's connection
+/// and the benchmark's own reads stay direct), so a Postgres-cut round cuts the committer's database link alone, with the
+/// process left running. Everything started is stopped at the end.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "RunAsync creates the cluster and disposes it before it returns, also on failure.")]
 public sealed partial class FailoverRun(string mode, bool peer, int rounds, TimeSpan sessionTimeout, double ordersPerSecond)
@@ -28,8 +31,11 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
     public const string Graceful = "graceful (SIGTERM)";
     public const string Kill = "kill -9";
     public const string Pause = "SIGSTOP";
+    public const string PostgresCut = "Postgres cut";
     private const int Replicas = 3;
     private static readonly TimeSpan HandoverLimit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ResumeLimit = TimeSpan.FromSeconds(60);
+    private readonly List<TcpProxy> postgresProxies = [];
     private readonly List<FaultSample> faults = [];
     private readonly Task?[] restarts = new Task?[Replicas];
     private ReplicaCluster cluster = null!;
@@ -37,6 +43,13 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
 
     /// <summary>How long a paused replica stays frozen: 1.5 session timeouts, so its ZooKeeper session surely expires.</summary>
     private TimeSpan PauseLength => sessionTimeout * 1.5;
+
+    /// <summary>How long a Postgres-cut round keeps the committer's database link cut, from the cut (longer when the
+    /// measurement of the handover took longer).</summary>
+    public static TimeSpan CutLength { get; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a Postgres-cut round waits for another replica's commit before it counts no handover.</summary>
+    public static TimeSpan CutHandoverLimit { get; } = TimeSpan.FromSeconds(10);
 
     public async Task<ModeResult> RunAsync(CancellationToken cancellationToken)
     {
@@ -50,6 +63,14 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
         {
             await Task.WhenAll(database.InitializeAsync(), virtualHost.InitializeAsync(), chroot.InitializeAsync());
             dataSource = database.DataSource;
+
+            // One proxy per replica (index) in front of PostgreSQL, for the replica's service connections only.
+            var postgres = new NpgsqlConnectionStringBuilder(database.ServiceConnectionString);
+            for (var i = 0; i < Replicas; i++)
+            {
+                postgresProxies.Add(await TcpProxy.StartAsync(string.Create(CultureInfo.InvariantCulture, $"{postgres.Host}:{postgres.Port}")));
+            }
+
             var options = ReplicaClusterOptions.For(database, virtualHost, chroot);
             options = new ReplicaClusterOptions
             {
@@ -59,6 +80,14 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
                 ZooKeeperConnectString = options.ZooKeeperConnectString,
                 SessionTimeout = sessionTimeout,
                 NodeIdPrefix = mode,
+                ReplicaEnvironment = index => new Dictionary<string, string?>
+                {
+                    ["ConnectionStrings__Inventory"] = new NpgsqlConnectionStringBuilder(database.ServiceConnectionString)
+                    {
+                        Host = "127.0.0.1",
+                        Port = PostgresProxyPort(index),
+                    }.ConnectionString,
+                },
             };
             if (peer)
             {
@@ -102,6 +131,7 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             var started = DateTimeOffset.UtcNow;
             load = bus.PublishAllAsync(Stream(), perSecond: ordersPerSecond, cancellationToken: stopLoad.Token);
             await NextCommitAsync(started, null, TimeSpan.FromSeconds(60), cancellationToken);
+            Console.WriteLine($"  [{mode}] connections through the replicas' Postgres proxies: {string.Join('/', postgresProxies.Select(p => p.ConnectionsAccepted))}");
 
             // Phase 1: SIGSTOP with a batch in hand, then the checker over the orders published so far.
             for (var round = 1; round <= rounds; round++)
@@ -142,6 +172,12 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
                 }, cancellationToken);
             }
 
+            // Phase 3: the committer's database link cut, the process left running.
+            for (var round = 1; round <= rounds; round++)
+            {
+                await CutRoundAsync(round, cancellationToken);
+            }
+
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             var commits = await CommitTimesAsync(started, cancellationToken);
             // A deposed leader's commit endpoint that had to be torn down held deliveries from its successor meanwhile.
@@ -160,6 +196,11 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             if (cluster is not null)
             {
                 await cluster.DisposeAsync(); // kills every replica it started
+            }
+
+            foreach (var proxy in postgresProxies)
+            {
+                await proxy.DisposeAsync();
             }
 
             await chroot.DisposeAsync();
@@ -201,6 +242,50 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
         Record(new FaultSample(kind, round, node, at, next is { } n ? (n.At - at).TotalMilliseconds : null, next?.NodeId));
         restarts[victim] = cluster.StartReplicaAsync(victim);
     }
+
+    /// <summary>Cuts the committer's link to PostgreSQL (its proxy resets every connection and refuses new ones) for
+    /// <see cref="CutLength"/> or until the measurement ended, whichever is later; the time to another's commit; then heals
+    /// the link and waits until some replica commits again, so the next round starts from a committing cluster.</summary>
+    private async Task CutRoundAsync(int round, CancellationToken cancellationToken)
+    {
+        var (victim, node) = await CommitterAsync(cancellationToken);
+        var proxy = postgresProxies[victim];
+        var at = DateTimeOffset.UtcNow;
+        var cut = Stopwatch.StartNew();
+        proxy.Cut();
+        (DateTimeOffset At, string NodeId)? next;
+        try
+        {
+            next = await NextCommitAsync(at, node, CutHandoverLimit, cancellationToken);
+            if (CutLength - cut.Elapsed is { Ticks: > 0 } rest)
+            {
+                await Task.Delay(rest, cancellationToken); // the fault's own length
+            }
+        }
+        finally
+        {
+            proxy.Heal();
+        }
+
+        var healedAfter = cut.Elapsed;
+        var healed = DateTimeOffset.UtcNow;
+        Record(new FaultSample(PostgresCut, round, node, at, next is { } n ? (n.At - at).TotalMilliseconds : null, next?.NodeId));
+        if (!cluster.Replicas[victim].IsRunning)
+        {
+            // Not part of the fault: a replica that exits when it loses its database is restarted like a stopped one.
+            Console.WriteLine($"  [{mode}] {node} exited during its {PostgresCut}; restarting it");
+            restarts[victim] = cluster.StartReplicaAsync(victim);
+        }
+
+        var resumed = await NextCommitAsync(healed, null, ResumeLimit, cancellationToken)
+            ?? throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                $"[{mode}] no replica committed within {ResumeLimit.TotalSeconds:0} s of healing {node}'s Postgres link\n{cluster.Describe(20)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    healed after {healedAfter.TotalSeconds:0.0} s; commits resumed {(resumed.At - healed).TotalMilliseconds:0} ms after the heal ({resumed.NodeId})"));
+    }
+
+    private int PostgresProxyPort(int index) =>
+        int.Parse(postgresProxies[index].Endpoint.Split(':')[1], CultureInfo.InvariantCulture);
 
     private void Record(FaultSample sample)
     {

@@ -66,7 +66,7 @@ public sealed class ChaosScenario : IScenario
         {
             string.Create(CultureInfo.InvariantCulture, $"{faultRuns.Count} fault runs, {clean} without a violation; {clean}/{faultRuns.Count} is the ratio."),
             string.Create(CultureInfo.InvariantCulture, $"control (forged fence token, the fence refuses nothing): {controls.Count} run(s), {controls.Count(r => r.Violations > 0)} with the stale commit detected{Example(controls)}"),
-            "failover: fault to a newer leader leading (kill, pause, partition), or to the next commit (Postgres cut, ZooKeeper server faults, quorum loss), or the leader's graceful handover (rolling restart).",
+            "failover: fault to a newer leader leading (kill, pause, partition, Postgres cut, crash-signal drop), or to the next commit (ZooKeeper server faults, quorum loss), or the leader's graceful handover (rolling restart).",
             "no-commit: the longest gap between consecutive commits around the fault, from the ledger.",
             string.Create(CultureInfo.InvariantCulture, $"dotnet test exit code {exit}; {clock.Elapsed.TotalMinutes:0.0} min; per-run lines in {Path.GetFileName(report)}."),
         };

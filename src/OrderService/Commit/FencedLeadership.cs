@@ -31,6 +31,7 @@ public sealed class FencedLeadership(
     CommitPathWarmUp warmUp,
     FenceStatus fenceStatus,
     PipelineMetrics metrics,
+    AdvisoryLockCrashSignal crashSignal,
     IOptions<PipelineOptions> pipelineOptions,
     IOptions<ZooKeeperOptions> zooKeeperOptions,
     IOptions<RabbitMqOptions> rabbitOptions,
@@ -123,7 +124,10 @@ public sealed class FencedLeadership(
 
         var held = c.CurrentLease;
         return new LeadershipStatus(c.State.ToString(), c.FailureReason, held is not null && endpoint.IsConnected,
-            held is null ? null : ToFenceToken(held.Token), candidates, foreign, error);
+            held is null ? null : ToFenceToken(held.Token), candidates, foreign, error)
+        {
+            History = c.History,
+        };
     }
 
     /// <summary>The one place the election's token becomes the fence's: the same two numbers under the same names.</summary>
@@ -142,7 +146,9 @@ public sealed class FencedLeadership(
         }
 
         await warmUp.RunAsync(stoppingToken).ConfigureAwait(false);
-        candidate = new ElectionCandidate(zooKeeperOptions.Value.ToCandidateOptions(pipelineOptions.Value.NodeId, loggerFactory));
+        var candidateOptions = zooKeeperOptions.Value.ToCandidateOptions(pipelineOptions.Value.NodeId, loggerFactory);
+        candidateOptions.CrashSignal = crashSignal; // a crashed leader is succeeded in milliseconds, not a session timeout
+        candidate = new ElectionCandidate(candidateOptions);
         candidate.Start();
         var forwarding = Task.Run(() => ForwardElectionAsync(candidate, stoppingToken), CancellationToken.None);
 

@@ -1,5 +1,6 @@
 using MassTransit;
 using Pipeline.Inventory.Commit;
+using Pipeline.ZooKeeper.Recipes;
 
 namespace Pipeline.OrderService.Commit;
 
@@ -36,7 +37,12 @@ public sealed record LeadershipStatus(
     FenceToken? Token,
     IReadOnlyList<LeadershipCandidate> Candidates,
     IReadOnlyList<string> ForeignNodes,
-    string? Error);
+    string? Error)
+{
+    /// <summary>This replica's last leaderships and successions (led: with the cause and the leader before; ended: with the
+    /// reason; deleted-on-crash-signal), oldest first.</summary>
+    public IReadOnlyList<ElectionHistoryEntry> History { get; init; } = [];
+}
 
 /// <summary>A candidate of the election as /status shows it.</summary>
 public sealed record LeadershipCandidate(string Node, long Sequence, string Session, string? NodeId, string? Host, int? Pid);

@@ -54,5 +54,6 @@ public sealed record ElectionNode(string Name, long Sequence, long SessionId, Ca
 }
 
 [JsonSerializable(typeof(CandidateInfo))]
+[JsonSerializable(typeof(SuccessionMarker))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class CandidateInfoJson : JsonSerializerContext;

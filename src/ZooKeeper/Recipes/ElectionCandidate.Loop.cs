@@ -46,6 +46,12 @@ public sealed partial class ElectionCandidate
             zk.StateChanged -= OnClientStateChanged;
             try
             {
+                if (token.IsCancellationRequested && Znode is { } node && node == ledNode && zk.State == ConnectionState.Connected)
+                {
+                    using var briefly = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                    await WriteMarkerAsync(zk, node, "graceful", briefly.Token).ConfigureAwait(false); // we stop leading on purpose
+                }
+
                 // Closing the session deletes our ephemeral node at once: the successor leads in milliseconds.
                 await zk.DisposeAsync().ConfigureAwait(false);
             }
@@ -56,6 +62,8 @@ public sealed partial class ElectionCandidate
 #pragma warning restore CA1031
 
             Znode = null;
+            StopHolding(); // our node is gone with the session
+            StopWatching();
 
             if (failure is not null)
             {
@@ -145,8 +153,27 @@ public sealed partial class ElectionCandidate
         }
 
         var index = sorted.FindIndex(c => c.Name == ours);
+        if (Interlocked.Exchange(ref releasedLeader, null) is { } released)
+        {
+            if (index > 0 && sorted[0].Name == released)
+            {
+                await DeleteOnSignalAsync(zk, released, new FencingToken(generation, sorted[0].Sequence), token).ConfigureAwait(false);
+            }
+
+            // Deleted by us, by another standby, or gone by itself: look again on a fresh listing, and wait on whoever
+            // leads then (the finished wait is forgotten, so the same leader, still there, is waited on anew).
+            if (watch?.Node == released)
+            {
+                StopWatching();
+            }
+
+            Signal();
+            return true;
+        }
+
         if (index < 0)
         {
+            StopHolding();
             RevokeLease("our election node was deleted");
             logger.LogWarning("Election node {Node} of {NodeId} is gone; rejoining", ours, options.NodeId);
             return false;
@@ -185,6 +212,10 @@ public sealed partial class ElectionCandidate
             }
 
             RevokeLease("not the lowest live node");
+            StopHolding();
+            var leader = sorted[0];
+            awaitedLeader = (leader.Name, i == 0 ? CandidateInfo.TryParse(data.Data)?.NodeId : awaitedLeader?.Name == leader.Name ? awaitedLeader?.NodeId : null);
+            WatchLeader(leader.Name, new FencingToken(generation, leader.Sequence));
             if (State != ElectionState.Candidate)
             {
                 SetState(ElectionState.Candidate, null, $"waiting behind {predecessor}");
@@ -196,11 +227,19 @@ public sealed partial class ElectionCandidate
         var stat = await zk.ExistsAsync(PathRules.Combine(options.ElectionPath, ours), wakeWatcher, token).ConfigureAwait(false); // also watches our own deletion
         if (stat is null || stat.Value.EphemeralOwner != zk.SessionId)
         {
+            StopHolding();
             RevokeLease("our election node is not owned by our session");
             return false;
         }
 
-        Grant(zk, new FencingToken(generation, sorted[index].Sequence), ours);
+        StopWatching();
+        var fencingToken = new FencingToken(generation, sorted[index].Sequence);
+        StartHolding(fencingToken); // before the grant: a standby waits on it only once our node is the lowest
+        if (Grant(zk, fencingToken, ours) is { } granted)
+        {
+            await NoteSuccessionAsync(zk, granted, token).ConfigureAwait(false);
+        }
+
         return true;
     }
 
@@ -217,12 +256,13 @@ public sealed partial class ElectionCandidate
         }
     }
 
-    private void Grant(ZooKeeperClient zk, FencingToken token, string znode)
+    /// <summary>Grants a lease under <paramref name="token"/> unless one holds already; the new lease, or null.</summary>
+    private LeadershipLease? Grant(ZooKeeperClient zk, FencingToken token, string znode)
     {
         var current = lease;
         if (current is { IsRevoked: false } && current.Token == token)
         {
-            return; // still leading under the same lease
+            return null; // still leading under the same lease
         }
 
         var granted = new LeadershipLease(token, options.NodeId, znode);
@@ -234,12 +274,13 @@ public sealed partial class ElectionCandidate
         if (zk.State != ConnectionState.Connected)
         {
             RevokeLease($"ZooKeeper {zk.State} while granting");
-            return;
+            return null;
         }
 
         logger.LogInformation("{NodeId} leads with token {Token} (node {Node})", options.NodeId, token, znode);
         metrics.LeaseGranted(granted);
         SetState(ElectionState.Leader, granted, "lowest live node, owned by our session");
+        return granted;
     }
 
     /// <summary>Creates our protected node, or finds the one an earlier attempt created before its reply was lost. A create
@@ -310,6 +351,11 @@ public sealed partial class ElectionCandidate
             children = [];
         }
 
+        if (membership.Node is { } node && node == ledNode && children.Contains(node))
+        {
+            await WriteMarkerAsync(zk, node, "graceful", token).ConfigureAwait(false); // the leader resigns: a successor should know
+        }
+
         foreach (var name in children.Where(membership.Created))
         {
             try
@@ -323,6 +369,9 @@ public sealed partial class ElectionCandidate
             logger.LogInformation("{NodeId} resigned; node {Node} deleted", options.NodeId, name);
         }
 
+        StopHolding();
+        StopWatching();
+        ledNode = null;
         if (membership.Node is not null || membership.LookupPending)
         {
             membership.Renew(); // the next node gets a new guid; the old ones stay ours, in case one turns up late

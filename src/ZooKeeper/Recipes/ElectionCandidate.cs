@@ -207,6 +207,11 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
             {
                 await loop.ConfigureAwait(false);
             }
+
+            // The loop let both go when its session ended; wait for them, so the signal's connection is closed when we return.
+            StopHolding();
+            StopWatching();
+            await signalTasksEnded.ConfigureAwait(false);
         }
         finally
         {
@@ -282,6 +287,7 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
 
         logger.LogWarning("Leadership {Token} of {NodeId} ended: {Reason}", current.Token, options.NodeId, reason);
         metrics.LeaseEnded(current);
+        AddHistory("ended", current.Token, null, reason);
         return true;
     }
 

@@ -32,6 +32,10 @@ public sealed class ElectionCandidateOptions
     /// <summary>The longest pause between attempts while the candidate is <see cref="ElectionState.Failed"/>.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The leader's crash signal (<see cref="ILeaderCrashSignal"/>): held while leading, waited on while standing
+    /// by, so a crashed leader is succeeded in milliseconds. Null: succession waits for the session to expire.</summary>
+    public ILeaderCrashSignal? CrashSignal { get; set; }
+
     /// <summary>Where to log; nothing when null.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 

@@ -13,6 +13,7 @@ internal sealed class ElectionMetrics : IDisposable
     private readonly Counter<long> sessionsLost;
     private readonly Histogram<double> suspended;
     private readonly Counter<long> foreignNodes;
+    private readonly Counter<long> successions;
     private readonly KeyValuePair<string, object?> node;
     private long suspendedSince;
 
@@ -29,6 +30,7 @@ internal sealed class ElectionMetrics : IDisposable
         suspended = meter.CreateHistogram<double>("election.suspended.duration", "ms", "From a lease lost to a connection problem to the next lease");
         meter.CreateObservableGauge("election.foreign_nodes", () => new Measurement<int>(candidate.ForeignNodes.Count, node), "{node}", "Nodes in the election path that are no candidate's (not ephemeral, or not named as election nodes): ignored, to be deleted");
         foreignNodes = meter.CreateCounter<long>("election.foreign_nodes.seen", "{node}", "Foreign nodes found in the election path, each counted once");
+        successions = meter.CreateCounter<long>("election.successions", "{succession}", "Leaderships this candidate took, by cause: first, graceful, crash-signal, session-expired, resumed");
     }
 
     public void LeaseGranted(LeadershipLease lease)
@@ -49,6 +51,8 @@ internal sealed class ElectionMetrics : IDisposable
             Interlocked.CompareExchange(ref suspendedSince, Stopwatch.GetTimestamp(), 0);
         }
     }
+
+    public void Succession(SuccessionCause cause) => successions.Add(1, node, new KeyValuePair<string, object?>("cause", ElectionCandidate.Describe(cause)));
 
     public void SessionLost() => sessionsLost.Add(1, node);
 

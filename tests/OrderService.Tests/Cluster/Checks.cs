@@ -9,6 +9,18 @@ namespace Pipeline.OrderService.Tests.Cluster;
 /// <summary>The database-verified assertions the cluster tests share.</summary>
 public static class Checks
 {
+    /// <summary>The last "led" entry of a replica's /status election history: why it leads and after whom ("none" when
+    /// there is none yet).</summary>
+    public static (string? Previous, string Detail, string? Token) LastLed(ReplicaStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        using var document = System.Text.Json.JsonDocument.Parse(status.Json);
+        var led = document.RootElement.GetProperty("history").EnumerateArray().LastOrDefault(h => h.GetProperty("event").GetString() == "led");
+        return led.ValueKind == System.Text.Json.JsonValueKind.Object
+            ? (led.GetProperty("previous").GetString(), led.GetProperty("detail").GetString()!, led.GetProperty("token").GetString())
+            : (null, "none", null);
+    }
+
     /// <summary>
     /// Every id is decided once (a Confirmed order and a commit rejection have exactly one ledger row, an intake rejection
     /// none) and has decision events that are all identical (at-least-once delivery may repeat one, never change it) and

@@ -1,0 +1,256 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Pipeline.ZooKeeper.Client;
+using Pipeline.ZooKeeper.Protocol;
+
+namespace Pipeline.ZooKeeper.Recipes;
+
+/// <summary>
+/// Fast succession: while leading, the candidate holds its <see cref="ILeaderCrashSignal"/>; while standing by, it waits on
+/// the leader's. A release seen while that leader's node is still the lowest ends it: the standby deletes the node (the
+/// service identity may), and the election goes on as if the session had expired, milliseconds after a crash instead of a
+/// session timeout later. Safety never rests on this: a live leader deleted by mistake loses its lease (it watches its
+/// own node), and the fence refuses whatever it still tries to commit.
+/// <para>Why a leader left is written, before its node goes, into the election path's data (<see cref="SuccessionMarker"/>):
+/// by the leader itself when it resigns or stops, by the standby that deletes it on its signal. A successor that finds no
+/// word about its predecessor knows the session expired.</para>
+/// </summary>
+public sealed partial class ElectionCandidate
+{
+    private const int HistoryLength = 32;
+    private readonly Queue<ElectionHistoryEntry> history = new();
+    private readonly HashSet<string> deletedOnSignal = new(StringComparer.Ordinal);
+    private SignalTask? hold;
+    private SignalTask? watch;
+    private string? releasedLeader;
+    private (string Name, string? NodeId)? awaitedLeader;
+    private string? ledNode;
+    private Task signalTasksEnded = Task.CompletedTask;
+
+    /// <summary>This candidate's last leaderships and successions, oldest first: when it led and why, when that ended and
+    /// why, and leaders it deleted on their crash signal.</summary>
+    public IReadOnlyList<ElectionHistoryEntry> History
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. history];
+            }
+        }
+    }
+
+    private void AddHistory(string @event, FencingToken? token, string? previous, string detail)
+    {
+        lock (gate)
+        {
+            history.Enqueue(new ElectionHistoryEntry(DateTimeOffset.UtcNow, @event, token, previous, detail));
+            while (history.Count > HistoryLength)
+            {
+                history.Dequeue();
+            }
+        }
+    }
+
+    /// <summary>Holds our crash signal for <paramref name="token"/> from now on (the one held for another token goes).</summary>
+    private void StartHolding(FencingToken token)
+    {
+        if (options.CrashSignal is not { } signal || hold?.Token == token)
+        {
+            return;
+        }
+
+        StopHolding();
+        var stop = new CancellationTokenSource();
+        hold = new SignalTask(null, token, stop, Task.Run(() => signal.HoldAsync(token, stop.Token)));
+    }
+
+    /// <summary>Lets our crash signal go. Called only once our node is deleted, or is not the leader's, so a standby that
+    /// sees the release finds nothing of ours to delete.</summary>
+    private void StopHolding()
+    {
+        if (Interlocked.Exchange(ref hold, null) is { } ending)
+        {
+            signalTasksEnded = Task.WhenAll(signalTasksEnded, ending.End(logger));
+        }
+    }
+
+    /// <summary>Waits on the signal of the leader <paramref name="name"/> (the wait on an earlier leader's ends).</summary>
+    private void WatchLeader(string name, FencingToken token)
+    {
+        if (options.CrashSignal is not { } signal || watch?.Node == name)
+        {
+            return;
+        }
+
+        StopWatching();
+        var stop = new CancellationTokenSource();
+        watch = new SignalTask(name, token, stop, Task.Run(async () =>
+        {
+            await signal.WaitForReleaseAsync(token, stop.Token).ConfigureAwait(false);
+            Volatile.Write(ref releasedLeader, name);
+            Signal();
+        }));
+    }
+
+    private void StopWatching()
+    {
+        if (Interlocked.Exchange(ref watch, null) is { } ending)
+        {
+            signalTasksEnded = Task.WhenAll(signalTasksEnded, ending.End(logger));
+        }
+    }
+
+    /// <summary>Deletes the leader's node <paramref name="name"/> after its crash signal was released, if it is still there
+    /// and still another live session's.</summary>
+    private async Task DeleteOnSignalAsync(ZooKeeperClient zk, string name, FencingToken leader, CancellationToken token)
+    {
+        var path = PathRules.Combine(options.ElectionPath, name);
+        DataResult data;
+        try
+        {
+            data = await zk.GetDataAsync(path, null, token).ConfigureAwait(false);
+        }
+        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+        {
+            return; // it left by itself meanwhile
+        }
+
+        if (!ElectionNode.IsEphemeralOwner(data.Stat.EphemeralOwner) || data.Stat.EphemeralOwner == zk.SessionId)
+        {
+            return;
+        }
+
+        var owner = CandidateInfo.TryParse(data.Data)?.NodeId ?? name;
+        await WriteMarkerAsync(zk, name, "crash-signal", token).ConfigureAwait(false);
+        try
+        {
+            await zk.DeleteAsync(path, data.Stat.Version, token).ConfigureAwait(false);
+        }
+        catch (KeeperException ex) when (ex.Code is ErrorCode.NoNode or ErrorCode.BadVersion)
+        {
+            return; // another standby was quicker, or it left by itself
+        }
+
+        deletedOnSignal.Add(name);
+        logger.LogWarning("Crash signal of leader {Leader} ({Token}, node {Node}) released while its node was the lowest: {NodeId} deleted the node, so the election goes on without waiting for its session to expire",
+            owner, leader, name, options.NodeId);
+        AddHistory("deleted-on-crash-signal", leader, owner, $"the crash signal of {owner} was released; its node {name} deleted");
+    }
+
+    /// <summary>Why we lead now: from what we saw, and from the election path's word about the node we waited behind.</summary>
+    private async Task<SuccessionCause> SuccessionCauseAsync(ZooKeeperClient zk, string ours, CancellationToken token)
+    {
+        var previous = ledNode;
+        ledNode = ours;
+        if (previous == ours)
+        {
+            return SuccessionCause.Resumed;
+        }
+
+        if (awaitedLeader is not { } before)
+        {
+            return SuccessionCause.First;
+        }
+
+        if (deletedOnSignal.Contains(before.Name))
+        {
+            return SuccessionCause.CrashSignal;
+        }
+
+        try
+        {
+            var data = await zk.GetDataAsync(options.ElectionPath, null, token).ConfigureAwait(false);
+            var marker = SuccessionMarker.TryParse(data.Data);
+            if (marker?.Node == before.Name)
+            {
+                return marker.Cause == "crash-signal" ? SuccessionCause.CrashSignal : SuccessionCause.Graceful;
+            }
+        }
+        catch (KeeperException ex) when (!token.IsCancellationRequested)
+        {
+            logger.LogDebug(ex, "Reading the succession marker of {Path} failed", options.ElectionPath);
+        }
+
+        return SuccessionCause.SessionExpired;
+    }
+
+    /// <summary>Records a lease just granted: the cause, a log line, the metric, the history.</summary>
+    private async Task NoteSuccessionAsync(ZooKeeperClient zk, LeadershipLease granted, CancellationToken token)
+    {
+        var cause = await SuccessionCauseAsync(zk, granted.Znode, token).ConfigureAwait(false);
+        var previous = cause == SuccessionCause.Resumed ? options.NodeId : awaitedLeader?.NodeId ?? awaitedLeader?.Name;
+        awaitedLeader = null;
+        logger.LogInformation("Succession: {NodeId} leads with {Token} after {Previous} ({Cause})", options.NodeId, granted.Token, previous ?? "nobody", Describe(cause));
+        metrics.Succession(cause);
+        AddHistory("led", granted.Token, previous, Describe(cause));
+    }
+
+    /// <summary>Writes why <paramref name="node"/> leaves into the election path's data, before it goes. Best effort: a
+    /// successor that finds no word takes it for an expired session.</summary>
+    private async Task WriteMarkerAsync(ZooKeeperClient zk, string node, string cause, CancellationToken token)
+    {
+        try
+        {
+            var marker = new SuccessionMarker(node, cause, options.NodeId, DateTimeOffset.UtcNow);
+            await zk.SetDataAsync(options.ElectionPath, marker.ToJson(), -1, token).ConfigureAwait(false);
+        }
+        catch (KeeperException ex) when (!token.IsCancellationRequested)
+        {
+            logger.LogDebug(ex, "Writing the succession marker into {Path} failed", options.ElectionPath);
+        }
+    }
+
+    internal static string Describe(SuccessionCause cause) => cause switch
+    {
+        SuccessionCause.First => "first",
+        SuccessionCause.Graceful => "graceful",
+        SuccessionCause.CrashSignal => "crash-signal",
+        SuccessionCause.SessionExpired => "session-expired",
+        SuccessionCause.Resumed => "resumed",
+        _ => cause.ToString(),
+    };
+
+    /// <summary>A background hold of, or wait on, a crash signal; <see cref="End"/> cancels it and forgets it.</summary>
+    private sealed record SignalTask(string? Node, FencingToken Token, CancellationTokenSource Stop, Task Task)
+    {
+        /// <summary>Cancels the task; the returned task completes when it has ended (never faults).</summary>
+        public Task End(ILogger log)
+        {
+            Stop.Cancel();
+            return Task.ContinueWith(t =>
+            {
+                if (t.IsFaulted)
+                {
+                    log.LogWarning(t.Exception, "The crash signal task for {Token} failed", Token);
+                }
+
+                Stop.Dispose();
+            }, TaskScheduler.Default);
+        }
+    }
+}
+
+/// <summary>The election path's word about the last node that left on purpose: which, why ("graceful", "crash-signal"), by
+/// whom and when.</summary>
+internal sealed record SuccessionMarker(string Node, string Cause, string By, DateTimeOffset At)
+{
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, CandidateInfoJson.Default.SuccessionMarker);
+
+    public static SuccessionMarker? TryParse(byte[]? data)
+    {
+        if (data is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(data, CandidateInfoJson.Default.SuccessionMarker);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}
