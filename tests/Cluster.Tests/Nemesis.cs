@@ -21,6 +21,7 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     /// <summary>(1) kill -9 the leader; a successor leads once the session expires; the dead replica is started again.</summary>
     public async Task<TimeSpan> KillLeaderAsync(ObservedLeader leader)
     {
+        await Cluster.WaitStandbyArmedAsync(leader); // a standby restarted by the fault before may not wait on the signal yet
         var clock = Stopwatch.StartNew();
         Cluster.Kill(leader.Index);
         await Cluster.LeaderAsync(newerThan: leader.Token, timeout: TimeSpan.FromSeconds(30));
@@ -64,6 +65,7 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     /// and rejoins; healed, it stands by. Returns how long until the newer leader led.</summary>
     public async Task<TimeSpan> CutLeaderFromPostgresAsync(ObservedLeader leader)
     {
+        await Cluster.WaitStandbyArmedAsync(leader);
         var clock = Stopwatch.StartNew();
         chaos.Links(leader.Index).Postgres.Cut();
         TimeSpan failover;
@@ -92,6 +94,7 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     /// it still tries, and it rejoins behind. Returns how long until the newer leader led.</summary>
     public async Task<TimeSpan> DropLeaderCrashSignalAsync(ObservedLeader leader)
     {
+        await Cluster.WaitStandbyArmedAsync(leader);
         var clock = Stopwatch.StartNew();
         await using (var connection = new Npgsql.NpgsqlConnection(chaos.Database.ServiceConnectionString))
         {

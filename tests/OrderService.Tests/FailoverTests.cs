@@ -71,6 +71,7 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
             await Eventually.TrueAsync(async () => await PipelineDb.CommittedUnderAsync(dataSource, stream.Ids, before.Token.Generation, before.Token.Sequence) >= 150,
                 TimeSpan.FromSeconds(90), $"{before.NodeId} to commit 150 orders under {before.Token}", TimeSpan.FromMilliseconds(50));
             var streamDone = publishing.IsCompleted;
+            await fixture.Cluster.WaitStandbyArmedAsync(before); // a standby restarted a moment ago may not wait on the signal yet
 
             var clock = Stopwatch.StartNew();
             await fault(before.Index);

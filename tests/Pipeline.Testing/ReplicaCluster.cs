@@ -167,6 +167,20 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
         return found!;
     }
 
+    /// <summary>Waits until a running replica other than <paramref name="leader"/> is armed on its crash signal (a standby
+    /// that joined a moment ago may not be yet: a crash then would wait for the session to expire).</summary>
+    public Task WaitStandbyArmedAsync(ObservedLeader leader, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(leader);
+        var seen = "";
+        return PollAsync(async () =>
+        {
+            var answers = await Task.WhenAll(replicas.Where(r => r.Index != leader.Index && r.IsRunning && !r.IsPaused).Select(r => TryStatusAsync(r.Index))).ConfigureAwait(false);
+            seen = string.Join("; ", answers.Select(a => a is null ? "no answer" : $"{a.NodeId}: {a.CrashSignal ?? "no crash signal"}"));
+            return answers.Any(a => a?.IsArmedOn(leader.Token) == true);
+        }, timeout ?? TimeSpan.FromSeconds(30), () => $"a standby armed on {leader.NodeId}'s crash signal ({leader.Token}) (last seen: {seen})");
+    }
+
     /// <summary>GET /status of replica <paramref name="index"/>.</summary>
     public async Task<ReplicaStatus> StatusAsync(int index)
     {
@@ -181,7 +195,10 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
         var commits = root.GetProperty("commits");
         var status = new ReplicaStatus(root.GetProperty("nodeId").GetString()!, root.GetProperty("state").GetString()!, root.GetProperty("isLeader").GetBoolean(), token,
             commits.GetProperty("confirmed").GetInt64(), commits.GetProperty("rejected").GetInt64(),
-            [.. root.GetProperty("candidates").EnumerateArray().Select(c => (c.GetProperty("nodeId").GetString(), c.GetProperty("sequence").GetInt64()))], json);
+            [.. root.GetProperty("candidates").EnumerateArray().Select(c => (c.GetProperty("nodeId").GetString(), c.GetProperty("sequence").GetInt64()))], json)
+        {
+            CrashSignal = root.TryGetProperty("crashSignal", out var signal) ? signal.GetString() : null,
+        };
         foreach (var (nodeId, sequence) in status.Candidates)
         {
             candidates.TryAdd(sequence, nodeId);

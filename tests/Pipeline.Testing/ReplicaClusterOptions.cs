@@ -72,7 +72,14 @@ public sealed class Replica(int index, string nodeId, int httpPort, string logPa
 }
 
 /// <summary>A replica's /status as JSON and its essentials.</summary>
-public sealed record ReplicaStatus(string NodeId, string State, bool IsLeader, FencingToken? Token, long Confirmed, long Rejected, IReadOnlyList<(string? NodeId, long Sequence)> Candidates, string Json);
+public sealed record ReplicaStatus(string NodeId, string State, bool IsLeader, FencingToken? Token, long Confirmed, long Rejected, IReadOnlyList<(string? NodeId, long Sequence)> Candidates, string Json)
+{
+    /// <summary>/status's crashSignal: "holding 7:12's crash signal", "armed on leader 7:12's crash signal", ... or null.</summary>
+    public string? CrashSignal { get; init; }
+
+    /// <summary>True when this replica would notice a crash of the leader with <paramref name="leader"/> at once.</summary>
+    public bool IsArmedOn(FencingToken leader) => CrashSignal?.StartsWith($"armed on leader {leader}'s", StringComparison.Ordinal) == true;
+}
 
 /// <summary>A leader as the cluster's /status polls saw it (<see cref="FirstSeen"/>: time since the cluster started).</summary>
 public sealed record ObservedLeader(int Index, string NodeId, FencingToken Token, TimeSpan FirstSeen);

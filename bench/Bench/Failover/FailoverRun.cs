@@ -305,7 +305,7 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             var node = (string?)await command.ExecuteScalarAsync(cancellationToken);
             var victim = cluster.Replicas.FirstOrDefault(r => r.NodeId == node && r.IsRunning && !r.IsPaused);
             var others = cluster.Replicas.Where(r => r != victim && r.IsRunning && !r.IsPaused && restarts[r.Index] is null or { IsCompleted: true }).ToList();
-            if (victim is not null && others.Count > 0)
+            if (victim is not null && others.Count > 0 && (peer || await StandbyArmedAsync(victim.Index, others)))
             {
                 foreach (var failed in restarts.Where(t => t is { IsFaulted: true }))
                 {
@@ -322,6 +322,33 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
 
             await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
         }
+    }
+
+    /// <summary>Ours only: one of <paramref name="others"/> waits on the crash signal of the leader at <paramref name="leader"/>
+    /// (a standby started a moment ago may not yet: a crash then waits for the session, which is not the fault measured;
+    /// for the peer, RabbitMQ's own consumer registration plays this part before the replica reports ready).</summary>
+    private async Task<bool> StandbyArmedAsync(int leader, IReadOnlyList<Replica> others)
+    {
+        try
+        {
+            if ((await cluster.StatusAsync(leader)).Token is not { } token)
+            {
+                return false;
+            }
+
+            foreach (var other in others)
+            {
+                if ((await cluster.StatusAsync(other.Index)).IsArmedOn(token))
+                {
+                    return true;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+        }
+
+        return false;
     }
 
     /// <summary>The first ledger row committed after <paramref name="after"/> by another node than <paramref name="not"/>

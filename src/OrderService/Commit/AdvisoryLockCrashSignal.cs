@@ -64,7 +64,7 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
         return unchecked((long)hash);
     }
 
-    public async Task HoldAsync(FencingToken token, CancellationToken whileLeading)
+    public async Task HoldAsync(FencingToken token, Action held, CancellationToken whileLeading)
     {
         var key = KeyFor(token);
         string? lastProblem = null;
@@ -83,6 +83,7 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
                 }
 
                 logger.LogDebug("Holding the crash signal of {Token} (key {Key})", token, key);
+                held();
                 lastProblem = null;
                 delay = TimeSpan.FromMilliseconds(100);
                 while (true)
@@ -104,7 +105,7 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
         }
     }
 
-    public async Task WaitForReleaseAsync(FencingToken leader, CancellationToken cancellationToken)
+    public async Task WaitForReleaseAsync(FencingToken leader, Action armed, CancellationToken cancellationToken)
     {
         var key = KeyFor(leader);
         var (classId, objectId) = ((uint)((ulong)key >> 32), (uint)key);
@@ -124,6 +125,7 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
                 }
 
                 retry = TimeSpan.FromMilliseconds(100);
+                armed();
                 while (!await TryWaitSliceAsync(connection, key, cancellationToken).ConfigureAwait(false))
                 {
                 }

@@ -127,6 +127,7 @@ public sealed class FencedLeadership(
             held is null ? null : ToFenceToken(held.Token), candidates, foreign, error)
         {
             History = c.History,
+            CrashSignal = c.CrashSignal,
         };
     }
 

@@ -42,6 +42,10 @@ public sealed record LeadershipStatus(
     /// <summary>This replica's last leaderships and successions (led: with the cause and the leader before; ended: with the
     /// reason; deleted-on-crash-signal), oldest first.</summary>
     public IReadOnlyList<ElectionHistoryEntry> History { get; init; } = [];
+
+    /// <summary>Where this replica stands with the leader's crash signal (holding it, armed on the leader's, or waiting for
+    /// the leader to hold one); null when none is in use.</summary>
+    public string? CrashSignal { get; init; }
 }
 
 /// <summary>A candidate of the election as /status shows it.</summary>

@@ -58,6 +58,7 @@ public static class Endpoints
                 refusedSince = fence.RefusedSince,
                 nextAttemptAt = fence.NextAttemptAt,
             },
+            crashSignal = leadership.CrashSignal,
             history = leadership.History.Select(h => new { at = h.At, @event = h.Event, token = h.Token?.ToString(), previous = h.Previous, detail = h.Detail }),
             error = leadership.Error,
         });

@@ -215,6 +215,12 @@ public sealed partial class ElectionCandidate
             StopHolding();
             var leader = sorted[0];
             awaitedLeader = (leader.Name, i == 0 ? CandidateInfo.TryParse(data.Data)?.NodeId : awaitedLeader?.Name == leader.Name ? awaitedLeader?.NodeId : null);
+            if (options.CrashSignal is not null && i > 0 && !await WatchNodeAsync(zk, leader.Name, token).ConfigureAwait(false))
+            {
+                Signal(); // the leader left between the listing and the watch: look again
+                return true;
+            }
+
             WatchLeader(leader.Name, new FencingToken(generation, leader.Sequence));
             if (State != ElectionState.Candidate)
             {

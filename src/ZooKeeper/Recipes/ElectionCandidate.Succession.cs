@@ -26,6 +26,7 @@ public sealed partial class ElectionCandidate
     private (string Name, string? NodeId)? awaitedLeader;
     private string? ledNode;
     private Task signalTasksEnded = Task.CompletedTask;
+    private string? signalState;
 
     /// <summary>This candidate's last leaderships and successions, oldest first: when it led and why, when that ended and
     /// why, and leaders it deleted on their crash signal.</summary>
@@ -62,16 +63,46 @@ public sealed partial class ElectionCandidate
 
         StopHolding();
         var stop = new CancellationTokenSource();
-        hold = new SignalTask(null, token, stop, Task.Run(() => signal.HoldAsync(token, stop.Token)));
+        SetSignalState($"taking {token}'s");
+        hold = new SignalTask(null, token, stop, Task.Run(() => signal.HoldAsync(token, () => SetSignalState($"holding {token}'s", stop.Token), stop.Token)));
     }
 
     /// <summary>Lets our crash signal go. Called only once our node is deleted, or is not the leader's, so a standby that
     /// sees the release finds nothing of ours to delete.</summary>
+    /// <summary>Where this candidate stands with the crash signal, for operators (<c>/status</c>): "holding 7:12's",
+    /// "armed on leader 7:12's" (a crash of that leader is noticed at once), "waiting for leader 7:12 to hold its" (not
+    /// yet: its crash would wait for the session), or null (no signal, or none in use).</summary>
+    public string? CrashSignal => Volatile.Read(ref signalState) is { } state ? state + " crash signal" : null;
+
+    /// <summary>Sets <see cref="CrashSignal"/>'s state, unless <paramref name="current"/> (the reporting task's) has ended.</summary>
+    private void SetSignalState(string? state, CancellationToken current = default)
+    {
+        lock (gate)
+        {
+            if (!current.IsCancellationRequested)
+            {
+                Volatile.Write(ref signalState, state);
+            }
+        }
+    }
+
+    /// <summary>Cancels <paramref name="ending"/> and clears the state it reported, so a late report of it is dropped.</summary>
+    private Task End(SignalTask ending)
+    {
+        lock (gate)
+        {
+            ending.Stop.Cancel();
+            Volatile.Write(ref signalState, null);
+        }
+
+        return ending.End(logger);
+    }
+
     private void StopHolding()
     {
         if (Interlocked.Exchange(ref hold, null) is { } ending)
         {
-            signalTasksEnded = Task.WhenAll(signalTasksEnded, ending.End(logger));
+            signalTasksEnded = Task.WhenAll(signalTasksEnded, End(ending));
         }
     }
 
@@ -85,9 +116,10 @@ public sealed partial class ElectionCandidate
 
         StopWatching();
         var stop = new CancellationTokenSource();
+        SetSignalState($"waiting for leader {token} to hold its");
         watch = new SignalTask(name, token, stop, Task.Run(async () =>
         {
-            await signal.WaitForReleaseAsync(token, stop.Token).ConfigureAwait(false);
+            await signal.WaitForReleaseAsync(token, () => SetSignalState($"armed on leader {token}'s", stop.Token), stop.Token).ConfigureAwait(false);
             Volatile.Write(ref releasedLeader, name);
             Signal();
         }));
@@ -97,7 +129,24 @@ public sealed partial class ElectionCandidate
     {
         if (Interlocked.Exchange(ref watch, null) is { } ending)
         {
-            signalTasksEnded = Task.WhenAll(signalTasksEnded, ending.End(logger));
+            signalTasksEnded = Task.WhenAll(signalTasksEnded, End(ending));
+        }
+    }
+
+    /// <summary>Watches the leader's node as well as our predecessor's, so a standby further back learns of every new leader
+    /// and waits on its signal (without it, a wait on a leader that died before we saw its signal held would never end,
+    /// and nothing else would wake us). False when the node is already gone.</summary>
+    private async Task<bool> WatchNodeAsync(ZooKeeperClient zk, string name, CancellationToken token)
+    {
+        try
+        {
+            // getData, not exists: a gone node gets no watch that would never fire (see EvaluateAsync).
+            await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, name), wakeWatcher, token).ConfigureAwait(false);
+            return true;
+        }
+        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+        {
+            return false;
         }
     }
 

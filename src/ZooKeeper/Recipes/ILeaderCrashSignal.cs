@@ -11,11 +11,13 @@ namespace Pipeline.ZooKeeper.Recipes;
 public interface ILeaderCrashSignal
 {
     /// <summary>Holds the signal of the leader with <paramref name="token"/> until <paramref name="whileLeading"/> is
-    /// cancelled, taking it again whenever its connection is lost. Ends only by cancellation; failures are retried.</summary>
-    Task HoldAsync(FencingToken token, CancellationToken whileLeading);
+    /// cancelled, taking it again whenever its connection is lost; calls <paramref name="held"/> each time it is taken.
+    /// Ends only by cancellation; failures are retried.</summary>
+    Task HoldAsync(FencingToken token, Action held, CancellationToken whileLeading);
 
     /// <summary>Completes once the signal of the leader with <paramref name="leader"/>, seen held, has been let go (its
     /// holder died, lost its connection or stopped holding). Waits as long as the signal was never seen held, so a leader
-    /// that never takes it is left to its session. Failures are retried; ends early only by cancellation.</summary>
-    Task WaitForReleaseAsync(FencingToken leader, CancellationToken cancellationToken);
+    /// that never takes it is left to its session. Calls <paramref name="armed"/> each time the wait is in place (the
+    /// signal seen held, a release would be seen). Failures are retried; ends early only by cancellation.</summary>
+    Task WaitForReleaseAsync(FencingToken leader, Action armed, CancellationToken cancellationToken);
 }
