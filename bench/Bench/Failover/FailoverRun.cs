@@ -8,7 +8,12 @@ using Pipeline.Testing;
 namespace Pipeline.Bench.Failover;
 
 /// <summary>One fault: which kind, whose, when, and how long until another replica committed a batch (null: none did).</summary>
-public sealed record FaultSample(string Kind, int Round, string Victim, DateTimeOffset At, double? FailoverMs, string? Successor);
+public sealed record FaultSample(string Kind, int Round, string Victim, DateTimeOffset At, double? FailoverMs, string? Successor)
+{
+    /// <summary>Ours: from the fault to the successor's lease (its "leads with token" log line), the election's part of the
+    /// failover without the commit path; null for the peer or when none was found.</summary>
+    public double? LeaseMs { get; init; }
+}
 
 /// <summary>What one mode's run measured: the faults, the checker's findings over its SIGSTOP rounds, every commit time.</summary>
 public sealed record ModeResult(string Mode, IReadOnlyList<FaultSample> Faults, IReadOnlyList<string> Violations, int CheckedOrders,
@@ -289,6 +294,7 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
 
     private void Record(FaultSample sample)
     {
+        sample = sample with { LeaseMs = LeaseAfter(sample.At, sample.Successor) };
         faults.Add(sample);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  [{mode}] {sample.Kind} #{sample.Round} of {sample.Victim}: {(sample.FailoverMs is { } ms ? $"{ms:0} ms to a commit by {sample.Successor}" : "no other replica committed")}"));
@@ -322,6 +328,23 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
 
             await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
         }
+    }
+
+    /// <summary>Ours: milliseconds from <paramref name="at"/> to the first "leads with token" line <paramref name="successor"/>
+    /// logged after it (the replicas log UTC times of day on this machine's clock).</summary>
+    private double? LeaseAfter(DateTimeOffset at, string? successor)
+    {
+        if (peer || successor is null)
+        {
+            return null;
+        }
+
+        var since = at.UtcDateTime.TimeOfDay;
+        var leads = cluster.LogLinesContaining($"] {successor} leads with token ")
+            .Select(line => TimeSpan.TryParseExact(line.Split(' ')[0], @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture, out var t) ? t : TimeSpan.MinValue)
+            .Where(t => t >= since)
+            .ToList();
+        return leads.Count == 0 ? null : (leads.Min() - since).TotalMilliseconds;
     }
 
     /// <summary>Ours only: one of <paramref name="others"/> waits on the crash signal of the leader at <paramref name="leader"/>

@@ -77,6 +77,9 @@ public sealed class FailoverScenario : IScenario
             string.Create(CultureInfo.InvariantCulture,
                 $"{FailoverRun.PostgresCut} (the committer's own proxy to PostgreSQL cut for {FailoverRun.CutLength.TotalSeconds:0} s, the process left running; no handover = no other replica committed within {FailoverRun.CutHandoverLimit.TotalSeconds:0} s): ours median {Ms(Median(oursCut))} ms, max {Ms(Max(oursCut))} ms, no handover in {Missing(ours, FailoverRun.PostgresCut)} of {Rounds(ours, FailoverRun.PostgresCut)} rounds; peer median {Ms(Median(peerCut))} ms, max {Ms(Max(peerCut))} ms, no handover in {Missing(peer, FailoverRun.PostgresCut)} of {Rounds(peer, FailoverRun.PostgresCut)} rounds."),
             string.Create(CultureInfo.InvariantCulture, $"ratio: the peer's {FailoverRun.Kill} median / ours = {Ms(Median(peerKill))} / {Ms(Median(oursKill))} ms."),
+            string.Create(CultureInfo.InvariantCulture,
+                $"ours, fault to the successor's lease (the election alone, from the replicas' logs): {string.Join("; ", kinds.Select(k => $"{k} median {Ms(Median(Leases(ours, k)))} ms, max {Ms(Max(Leases(ours, k)))} ms"))}. " +
+                $"The {FailoverRun.Pause} rounds are the session-expiry path: max within session timeout + 250 ms = {SessionTimeout.TotalMilliseconds + 250:#,0} ms ({MetOrNot(Max(Leases(ours, FailoverRun.Pause)) <= SessionTimeout.TotalMilliseconds + 250)}; ZooKeeper's tick is 100 ms in scripts/services)."),
             string.Create(CultureInfo.InvariantCulture, $"commit endpoints torn down after their stop timeout (deliveries held from the successor meanwhile): ours {ours.EndpointsTornDown}."),
             ..Examples("ours", ours), ..Examples("peer", peer),
             "failover: fault to the first ledger row of another replica (inventory_commits.committed_at, the commit transaction's start; node_id). " +
@@ -117,6 +120,8 @@ public sealed class FailoverScenario : IScenario
         result.Violations.GroupBy(v => v.Split(':')[0], StringComparer.Ordinal).Select(g => $"{side} {g.Key}: {g.Count()}x, e.g. {g.First()}");
 
     private static List<double> Times(ModeResult result, string kind) => [.. result.Faults.Where(f => f.Kind == kind && f.FailoverMs is not null).Select(f => f.FailoverMs!.Value)];
+
+    private static List<double> Leases(ModeResult result, string kind) => [.. result.Faults.Where(f => f.Kind == kind && f.LeaseMs is not null).Select(f => f.LeaseMs!.Value)];
 
     private static int Missing(ModeResult result, string kind) => result.Faults.Count(f => f.Kind == kind && f.FailoverMs is null);
 

@@ -48,8 +48,16 @@ public sealed partial class ElectionCandidate
             {
                 if (token.IsCancellationRequested && Znode is { } node && node == ledNode && zk.State == ConnectionState.Connected)
                 {
+                    // We stop leading on purpose: say so, and delete our node with it (closing the session would anyway).
                     using var briefly = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                    await WriteMarkerAsync(zk, node, "graceful", briefly.Token).ConfigureAwait(false); // we stop leading on purpose
+                    try
+                    {
+                        await DeleteWithMarkerAsync(zk, node, "graceful", briefly.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is KeeperException or OperationCanceledException or TimeoutException)
+                    {
+                        logger.LogDebug(ex, "Deleting {Node} before closing the session failed; closing the session deletes it", node);
+                    }
                 }
 
                 // Closing the session deletes our ephemeral node at once: the successor leads in milliseconds.
@@ -131,6 +139,21 @@ public sealed partial class ElectionCandidate
     private async Task<bool> EvaluateAsync(ZooKeeperClient zk, Membership membership, CancellationToken token)
     {
         var ours = membership.Node!;
+        if (Interlocked.Exchange(ref releasedLeader, null) is { } released)
+        {
+            // The leader's signal went: its node, if still there, is still the lowest (sequences only grow), so it goes
+            // without another look. Then a fresh listing, and a wait on whoever leads then (the finished wait is
+            // forgotten, so the same leader, still there after a failed delete, is waited on anew).
+            await DeleteOnSignalAsync(zk, released, token).ConfigureAwait(false);
+            if (watch?.Node == released.Name)
+            {
+                StopWatching();
+            }
+
+            Signal();
+            return true;
+        }
+
         ChildrenResult children;
         try
         {
@@ -153,24 +176,6 @@ public sealed partial class ElectionCandidate
         }
 
         var index = sorted.FindIndex(c => c.Name == ours);
-        if (Interlocked.Exchange(ref releasedLeader, null) is { } released)
-        {
-            if (index > 0 && sorted[0].Name == released)
-            {
-                await DeleteOnSignalAsync(zk, released, new FencingToken(generation, sorted[0].Sequence), token).ConfigureAwait(false);
-            }
-
-            // Deleted by us, by another standby, or gone by itself: look again on a fresh listing, and wait on whoever
-            // leads then (the finished wait is forgotten, so the same leader, still there, is waited on anew).
-            if (watch?.Node == released)
-            {
-                StopWatching();
-            }
-
-            Signal();
-            return true;
-        }
-
         if (index < 0)
         {
             StopHolding();
@@ -213,15 +218,27 @@ public sealed partial class ElectionCandidate
 
             RevokeLease("not the lowest live node");
             StopHolding();
+            // The leader is the lowest live node: our predecessor, or (further back) sorted[0] once it is seen ephemeral.
             var leader = sorted[0];
-            awaitedLeader = (leader.Name, i == 0 ? CandidateInfo.TryParse(data.Data)?.NodeId : awaitedLeader?.Name == leader.Name ? awaitedLeader?.NodeId : null);
-            if (options.CrashSignal is not null && i > 0 && !await WatchNodeAsync(zk, leader.Name, token).ConfigureAwait(false))
+            awaitedLeader = i == 0 ? (leader.Name, CandidateInfo.TryParse(data.Data)?.NodeId) : null;
+            if (options.CrashSignal is not null && i > 0)
             {
-                Signal(); // the leader left between the listing and the watch: look again
-                return true;
+                var (gone, ephemeral, nodeId) = await WatchNodeAsync(zk, leader.Name, token).ConfigureAwait(false);
+                if (gone || !ephemeral)
+                {
+                    if (!gone)
+                    {
+                        MarkForeign(leader.Name);
+                    }
+
+                    Signal(); // the leader left between the listing and the watch, or is no candidate: look again
+                    return true;
+                }
+
+                awaitedLeader = (leader.Name, nodeId);
             }
 
-            WatchLeader(leader.Name, new FencingToken(generation, leader.Sequence));
+            WatchLeader(leader.Name, new FencingToken(generation, leader.Sequence), awaitedLeader?.NodeId);
             if (State != ElectionState.Candidate)
             {
                 SetState(ElectionState.Candidate, null, $"waiting behind {predecessor}");
@@ -249,19 +266,6 @@ public sealed partial class ElectionCandidate
         return true;
     }
 
-    /// <summary>Deletes a node of our session that is not our node (a create whose reply was lost, applied after all).</summary>
-    private async Task DeleteOrphanAsync(ZooKeeperClient zk, string name, CancellationToken token)
-    {
-        try
-        {
-            await zk.DeleteAsync(PathRules.Combine(options.ElectionPath, name), -1, token).ConfigureAwait(false);
-            logger.LogWarning("Deleted election node {Node} of {NodeId}'s session: not its current node, it would have blocked the election", name, options.NodeId);
-        }
-        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
-        {
-        }
-    }
-
     /// <summary>Grants a lease under <paramref name="token"/> unless one holds already; the new lease, or null.</summary>
     private LeadershipLease? Grant(ZooKeeperClient zk, FencingToken token, string znode)
     {
@@ -287,108 +291,6 @@ public sealed partial class ElectionCandidate
         metrics.LeaseGranted(granted);
         SetState(ElectionState.Leader, granted, "lowest live node, owned by our session");
         return granted;
-    }
-
-    /// <summary>Creates our protected node, or finds the one an earlier attempt created before its reply was lost. A create
-    /// is never repeated before the lookup for its guid has answered, however many attempts in between fail.</summary>
-    private async Task<string> JoinAsync(ZooKeeperClient zk, Membership membership, CancellationToken token)
-    {
-        var prefix = membership.Prefix;
-        while (true)
-        {
-            if (membership.LookupPending && await FindByPrefixAsync(zk, prefix, token).ConfigureAwait(false) is { } found)
-            {
-                membership.LookupPending = false;
-                logger.LogInformation("Found our election node {Node} after a lost create reply", found);
-                SetState(ElectionState.Candidate, null, $"joined as {found} (found by guid)");
-                return found;
-            }
-
-            membership.LookupPending = true; // until the create's reply arrives, it may be applied without our knowing
-            try
-            {
-                var created = await zk.CreateAsync(PathRules.Combine(options.ElectionPath, prefix), info.ToJson(), options.NodeAcl(), CreateMode.EphemeralSequential, token).ConfigureAwait(false);
-                membership.LookupPending = false;
-                var name = created.Path[(created.Path.LastIndexOf('/') + 1)..];
-                SetState(ElectionState.Candidate, null, $"joined as {name}");
-                return name;
-            }
-            catch (KeeperException ex) when (!ex.OutcomeUnknown)
-            {
-                membership.LookupPending = false; // the server answered: nothing was created
-                if (ex.Code != ErrorCode.NoNode)
-                {
-                    throw;
-                }
-
-                await zk.EnsurePathAsync(options.ElectionPath, options.NodeAcl(), token).ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>Our node by its guid, or null once the server has said there is none.</summary>
-    private async Task<string?> FindByPrefixAsync(ZooKeeperClient zk, string prefix, CancellationToken token)
-    {
-        try
-        {
-            // The server we reach now may lag behind the one that took the create: catch up with the leader first.
-            await zk.SyncAsync(options.ElectionPath, token).ConfigureAwait(false);
-            var children = await zk.GetChildrenAsync(options.ElectionPath, null, token).ConfigureAwait(false);
-            return children.Children.FirstOrDefault(c => c.StartsWith(prefix, StringComparison.Ordinal));
-        }
-        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
-        {
-            return null; // no election path, so no node of ours
-        }
-    }
-
-    /// <summary>Deletes our node, and any other of our session's, and stays out until <see cref="Rejoin"/>. Runs again on
-    /// every wake-up while we stay out, so a node of ours that turns up late is removed too.</summary>
-    private async Task LeaveAsync(ZooKeeperClient zk, Membership membership, CancellationToken token)
-    {
-        RevokeLease("resigned");
-        IReadOnlyList<string> children;
-        try
-        {
-            children = (await zk.GetChildrenAsync(options.ElectionPath, null, token).ConfigureAwait(false)).Children;
-        }
-        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
-        {
-            children = [];
-        }
-
-        if (membership.Node is { } node && node == ledNode && children.Contains(node))
-        {
-            await WriteMarkerAsync(zk, node, "graceful", token).ConfigureAwait(false); // the leader resigns: a successor should know
-        }
-
-        foreach (var name in children.Where(membership.Created))
-        {
-            try
-            {
-                await zk.DeleteAsync(PathRules.Combine(options.ElectionPath, name), -1, token).ConfigureAwait(false);
-            }
-            catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
-            {
-            }
-
-            logger.LogInformation("{NodeId} resigned; node {Node} deleted", options.NodeId, name);
-        }
-
-        StopHolding();
-        StopWatching();
-        ledNode = null;
-        if (membership.Node is not null || membership.LookupPending)
-        {
-            membership.Renew(); // the next node gets a new guid; the old ones stay ours, in case one turns up late
-        }
-
-        Znode = null;
-        SetState(ElectionState.Idle, null, "resigned");
-        lock (gate)
-        {
-            resigned?.TrySetResult();
-        }
     }
 
     private bool IsResignRequested()

@@ -22,7 +22,7 @@ public sealed partial class ElectionCandidate
     private readonly HashSet<string> deletedOnSignal = new(StringComparer.Ordinal);
     private SignalTask? hold;
     private SignalTask? watch;
-    private string? releasedLeader;
+    private ReleasedLeader? releasedLeader;
     private (string Name, string? NodeId)? awaitedLeader;
     private string? ledNode;
     private Task signalTasksEnded = Task.CompletedTask;
@@ -107,7 +107,7 @@ public sealed partial class ElectionCandidate
     }
 
     /// <summary>Waits on the signal of the leader <paramref name="name"/> (the wait on an earlier leader's ends).</summary>
-    private void WatchLeader(string name, FencingToken token)
+    private void WatchLeader(string name, FencingToken token, string? nodeId)
     {
         if (options.CrashSignal is not { } signal || watch?.Node == name)
         {
@@ -120,7 +120,7 @@ public sealed partial class ElectionCandidate
         watch = new SignalTask(name, token, stop, Task.Run(async () =>
         {
             await signal.WaitForReleaseAsync(token, () => SetSignalState($"armed on leader {token}'s", stop.Token), stop.Token).ConfigureAwait(false);
-            Volatile.Write(ref releasedLeader, name);
+            Volatile.Write(ref releasedLeader, new ReleasedLeader(name, token, nodeId ?? name));
             Signal();
         }));
     }
@@ -135,56 +135,55 @@ public sealed partial class ElectionCandidate
 
     /// <summary>Watches the leader's node as well as our predecessor's, so a standby further back learns of every new leader
     /// and waits on its signal (without it, a wait on a leader that died before we saw its signal held would never end,
-    /// and nothing else would wake us). False when the node is already gone.</summary>
-    private async Task<bool> WatchNodeAsync(ZooKeeperClient zk, string name, CancellationToken token)
+    /// and nothing else would wake us). Whether the node is gone, whether it is ephemeral (a candidate's) and its node id.</summary>
+    private async Task<(bool Gone, bool Ephemeral, string? NodeId)> WatchNodeAsync(ZooKeeperClient zk, string name, CancellationToken token)
     {
         try
         {
             // getData, not exists: a gone node gets no watch that would never fire (see EvaluateAsync).
-            await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, name), wakeWatcher, token).ConfigureAwait(false);
-            return true;
+            var data = await zk.GetDataAsync(PathRules.Combine(options.ElectionPath, name), wakeWatcher, token).ConfigureAwait(false);
+            return (false, ElectionNode.IsEphemeralOwner(data.Stat.EphemeralOwner), CandidateInfo.TryParse(data.Data)?.NodeId);
         }
         catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
         {
-            return false;
+            return (true, false, null);
         }
     }
 
-    /// <summary>Deletes the leader's node <paramref name="name"/> after its crash signal was released, if it is still there
-    /// and still another live session's.</summary>
-    private async Task DeleteOnSignalAsync(ZooKeeperClient zk, string name, FencingToken leader, CancellationToken token)
+    /// <summary>Deletes the node of the leader whose crash signal was released, with the word why, in one transaction.</summary>
+    private async Task DeleteOnSignalAsync(ZooKeeperClient zk, ReleasedLeader leader, CancellationToken token)
     {
-        var path = PathRules.Combine(options.ElectionPath, name);
-        DataResult data;
         try
         {
-            data = await zk.GetDataAsync(path, null, token).ConfigureAwait(false);
+            await DeleteWithMarkerAsync(zk, leader.Name, "crash-signal", token).ConfigureAwait(false);
         }
         catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
-        {
-            return; // it left by itself meanwhile
-        }
-
-        if (!ElectionNode.IsEphemeralOwner(data.Stat.EphemeralOwner) || data.Stat.EphemeralOwner == zk.SessionId)
-        {
-            return;
-        }
-
-        var owner = CandidateInfo.TryParse(data.Data)?.NodeId ?? name;
-        await WriteMarkerAsync(zk, name, "crash-signal", token).ConfigureAwait(false);
-        try
-        {
-            await zk.DeleteAsync(path, data.Stat.Version, token).ConfigureAwait(false);
-        }
-        catch (KeeperException ex) when (ex.Code is ErrorCode.NoNode or ErrorCode.BadVersion)
         {
             return; // another standby was quicker, or it left by itself
         }
 
-        deletedOnSignal.Add(name);
+        deletedOnSignal.Add(leader.Name);
         logger.LogWarning("Crash signal of leader {Leader} ({Token}, node {Node}) released while its node was the lowest: {NodeId} deleted the node, so the election goes on without waiting for its session to expire",
-            owner, leader, name, options.NodeId);
-        AddHistory("deleted-on-crash-signal", leader, owner, $"the crash signal of {owner} was released; its node {name} deleted");
+            leader.NodeId, leader.Token, leader.Name, options.NodeId);
+        AddHistory("deleted-on-crash-signal", leader.Token, leader.NodeId, $"the crash signal of {leader.NodeId} was released; its node {leader.Name} deleted");
+    }
+
+    /// <summary>Deletes election node <paramref name="node"/> and writes why into the election path's data, in one
+    /// transaction (one write for the ensemble to sync, not two). Where the path's data may not be written (another
+    /// identity's path), the node is deleted alone: a successor then takes it for an expired session.</summary>
+    private async Task DeleteWithMarkerAsync(ZooKeeperClient zk, string node, string cause, CancellationToken token)
+    {
+        var path = PathRules.Combine(options.ElectionPath, node);
+        var marker = new SuccessionMarker(node, cause, options.NodeId, DateTimeOffset.UtcNow);
+        try
+        {
+            await zk.MultiAsync([Op.SetData(options.ElectionPath, marker.ToJson()), Op.Delete(path)], token).ConfigureAwait(false);
+        }
+        catch (MultiOperationException ex) when (ex.Code is not ErrorCode.NoNode)
+        {
+            logger.LogDebug(ex, "Writing the succession marker into {Path} failed; deleting {Node} alone", options.ElectionPath, node);
+            await zk.DeleteAsync(path, -1, token).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Why we lead now: from what we saw, and from the election path's word about the node we waited behind.</summary>
@@ -235,21 +234,6 @@ public sealed partial class ElectionCandidate
         AddHistory("led", granted.Token, previous, Describe(cause));
     }
 
-    /// <summary>Writes why <paramref name="node"/> leaves into the election path's data, before it goes. Best effort: a
-    /// successor that finds no word takes it for an expired session.</summary>
-    private async Task WriteMarkerAsync(ZooKeeperClient zk, string node, string cause, CancellationToken token)
-    {
-        try
-        {
-            var marker = new SuccessionMarker(node, cause, options.NodeId, DateTimeOffset.UtcNow);
-            await zk.SetDataAsync(options.ElectionPath, marker.ToJson(), -1, token).ConfigureAwait(false);
-        }
-        catch (KeeperException ex) when (!token.IsCancellationRequested)
-        {
-            logger.LogDebug(ex, "Writing the succession marker into {Path} failed", options.ElectionPath);
-        }
-    }
-
     internal static string Describe(SuccessionCause cause) => cause switch
     {
         SuccessionCause.First => "first",
@@ -279,6 +263,9 @@ public sealed partial class ElectionCandidate
         }
     }
 }
+
+/// <summary>A leader whose crash signal was seen released: its node, token and node id (or node name when unknown).</summary>
+internal sealed record ReleasedLeader(string Name, FencingToken Token, string NodeId);
 
 /// <summary>The election path's word about the last node that left on purpose: which, why ("graceful", "crash-signal"), by
 /// whom and when.</summary>

@@ -3,7 +3,8 @@ namespace Pipeline.ZooKeeper.Recipes;
 /// <summary>Why this candidate became the leader, as far as it can tell.</summary>
 public enum SuccessionCause
 {
-    /// <summary>No leader was seen before ours (the first, or one that joined an empty election).</summary>
+    /// <summary>No leader was seen directly ahead of ours (the first, one that joined an empty election, or a chain ahead of
+    /// us that went all at once).</summary>
     First,
 
     /// <summary>The previous leader resigned or stopped, deleting its node itself.</summary>
