@@ -84,7 +84,7 @@ public sealed class LeaderDrainScenario : IScenario
         var loadAfter = LoadAverage.Read();
         var notes = new List<string>
         {
-            "ours: one OrderService replica (default CommitBatchSize 100, CommitBatchTimeLimit 5 ms, 50 commands in flight, prefetch 100) started on an inventory-commit queue full of CommitInventoryBatch commands of 100 orders; " +
+            "ours: one OrderService replica (default CommitBatchSize 100, CommitBatchTimeLimit 5 ms, 100 commands in flight, prefetch 200) started on an inventory-commit queue full of CommitInventoryBatch commands of 100 orders; " +
                 "orders committed between the first commit transaction after the warm-up and the last one's start / that time (from inventory_commits.committed_at); every order checked Confirmed",
             "MassTransit: Batch<CommitInventory>, message limit 100, time limit 20 ms, one batch at a time, prefetch 200, handler does nothing; first batch after the warm-up to last batch",
             "warm-up: each drain's first fifth of its messages is left out of its rate (steady state; both processes also run without tiered compilation, see Bench.csproj)",
