@@ -96,14 +96,7 @@ public sealed class Nemesis(ChaosCluster chaos, FaultRun run)
     {
         await Cluster.WaitStandbyArmedAsync(leader);
         var clock = Stopwatch.StartNew();
-        await using (var connection = new Npgsql.NpgsqlConnection(chaos.Database.ServiceConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var command = new Npgsql.NpgsqlCommand(
-                "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " +
-                "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'pipeline-crash-signal' AND a.datname = current_database()", connection);
-            Assert.True((long)(await command.ExecuteScalarAsync())! == 1, $"no crash signal held by {leader.NodeId}\n{chaos.Describe()}");
-        }
+        Assert.True(await chaos.Database.TerminateCrashSignalHolderAsync() == 1, $"no crash signal held by {leader.NodeId}\n{chaos.Describe()}");
 
         await Cluster.LeaderAsync(newerThan: leader.Token, timeout: SignalHandoverBound);
         var failover = clock.Elapsed;

@@ -44,13 +44,7 @@ public sealed class FailoverTests(ClusterFixture fixture, ITestOutputHelper outp
     public Task After_the_live_leaders_signal_connection_drops_mid_stream_it_is_deposed_safely_and_rejoins() =>
         HandOverAsync("signal-drop", async index =>
         {
-            var nodeId = fixture.Cluster[index].NodeId;
-            await using var connection = new Npgsql.NpgsqlConnection(fixture.Options.InventoryConnectionString);
-            await connection.OpenAsync();
-            await using var command = new Npgsql.NpgsqlCommand(
-                "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " +
-                "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'pipeline-crash-signal' AND a.datname = current_database()", connection);
-            Assert.True((long)(await command.ExecuteScalarAsync())! == 1, $"{nodeId}'s crash signal was not the one held");
+            Assert.True(await fixture.Database.TerminateCrashSignalHolderAsync() == 1, $"{fixture.Cluster[index].NodeId}'s crash signal was not the one held");
         }, failoverLimit: Session, afterExitLimit: Session, cause: "crash-signal", leaderSurvives: true);
 
     private async Task HandOverAsync(string label, Func<int, Task> fault, TimeSpan failoverLimit, TimeSpan? afterExitLimit, string? cause = null, bool leaderSurvives = false)

@@ -45,6 +45,27 @@ public class InventoryDatabaseFixture : PostgresDatabase
         return (T)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
     }
 
+    /// <summary>The application_name of the replicas' crash-signal connections (the product's
+    /// <c>AdvisoryLockCrashSignal.ApplicationName</c>; this library does not reference the service).</summary>
+    public const string CrashSignalApplication = "pipeline-crash-signal";
+
+    /// <summary>Terminates the backend holding a leader's crash signal in this database, as the service role (which may end
+    /// its own backends): the release a dead process, or a cut link, causes. How many it terminated.</summary>
+    public async Task<long> TerminateCrashSignalHolderAsync()
+    {
+        await using var connection = new NpgsqlConnection(ServiceConnectionString);
+        await connection.OpenAsync().ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(
+            "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " +
+            $"WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = '{CrashSignalApplication}' AND a.datname = current_database()", connection);
+        return (long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
+    }
+
+    /// <summary>How many sessions of this database are queued on a crash signal (standbys armed on the leader's).</summary>
+    public Task<long> CrashSignalWaitersAsync() => ScalarAsync<long>(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid " +
+        $"WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = '{CrashSignalApplication}' AND a.datname = current_database()");
+
     /// <summary>A data source with other committer settings (timeouts).</summary>
     public NpgsqlDataSource CreateDataSource(FencedCommitterOptions options) => InventoryDataSource.Create(ConnectionString, options);
 

@@ -175,10 +175,23 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
         var seen = "";
         return PollAsync(async () =>
         {
-            var answers = await Task.WhenAll(replicas.Where(r => r.Index != leader.Index && r.IsRunning && !r.IsPaused).Select(r => TryStatusAsync(r.Index))).ConfigureAwait(false);
-            seen = string.Join("; ", answers.Select(a => a is null ? "no answer" : $"{a.NodeId}: {a.CrashSignal ?? "no crash signal"}"));
-            return answers.Any(a => a?.IsArmedOn(leader.Token) == true);
+            (var armed, seen) = await ArmedStandbyAsync(leader.Index, leader.Token).ConfigureAwait(false);
+            return armed;
         }, timeout ?? TimeSpan.FromSeconds(30), () => $"a standby armed on {leader.NodeId}'s crash signal ({leader.Token}) (last seen: {seen})");
+    }
+
+    /// <summary>Whether a running replica other than the one at <paramref name="leaderIndex"/> is armed on its crash signal
+    /// now (false when the leader does not answer, or leads with no token).</summary>
+    public async Task<bool> IsStandbyArmedAsync(int leaderIndex) =>
+        (await TryStatusAsync(leaderIndex).ConfigureAwait(false))?.Token is { } token && (await ArmedStandbyAsync(leaderIndex, token).ConfigureAwait(false)).Armed;
+
+    /// <summary>Every (node, token, time) a replica's log says it led with, the time as logged (UTC, this machine's clock).</summary>
+    public IReadOnlyList<(string NodeId, FencingToken Token, DateTimeOffset At)> LoggedLeaderships()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return [.. Logs().SelectMany(log => TimedLeadsLine().Matches(log)).Select(match => (match.Groups[2].Value,
+            new FencingToken(long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture), long.Parse(match.Groups[4].Value, CultureInfo.InvariantCulture)),
+            LoggedAt(match.Groups[1].Value, now)))];
     }
 
     /// <summary>GET /status of replica <paramref name="index"/>.</summary>
@@ -314,8 +327,7 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
             foreach (Match match in FenceAcquiredLine().Matches(log))
             {
                 var token = new FencingToken(long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
-                var at = new DateTimeOffset(now.UtcDateTime.Date + TimeSpan.ParseExact(match.Groups[1].Value, @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture), TimeSpan.Zero);
-                at = at > now.AddHours(1) ? at.AddDays(-1) : at; // a line from before midnight
+                var at = LoggedAt(match.Groups[1].Value, now);
                 if (!found.TryGetValue(token, out var first) || at < first)
                 {
                     found[token] = at;
@@ -350,6 +362,25 @@ public sealed partial class ReplicaCluster : IAsyncDisposable
 
     [GeneratedRegex(@"ElectionCandidate\[\d+\] (\S+) leads with token (\d+):(\d+)")]
     private static partial Regex LeadsLine();
+
+    [GeneratedRegex(@"^(\d\d:\d\d:\d\d\.\d{3}) info: \S+ElectionCandidate\[\d+\] (\S+) leads with token (\d+):(\d+)", RegexOptions.Multiline)]
+    private static partial Regex TimedLeadsLine();
+
+    /// <summary>A log line's time of day (UTC) as a moment: today's, or yesterday's for a line from before midnight.</summary>
+    private static DateTimeOffset LoggedAt(string timeOfDay, DateTimeOffset now)
+    {
+        var at = new DateTimeOffset(now.UtcDateTime.Date + TimeSpan.ParseExact(timeOfDay, @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture), TimeSpan.Zero);
+        return at > now.AddHours(1) ? at.AddDays(-1) : at;
+    }
+
+    /// <summary>Whether one of the running replicas but <paramref name="leaderIndex"/> is armed on the crash signal of
+    /// <paramref name="token"/>, and what each said (for failure messages).</summary>
+    private async Task<(bool Armed, string Seen)> ArmedStandbyAsync(int leaderIndex, FencingToken token)
+    {
+        var answers = await Task.WhenAll(replicas.Where(r => r.Index != leaderIndex && r.IsRunning && !r.IsPaused).Select(r => TryStatusAsync(r.Index))).ConfigureAwait(false);
+        return (answers.Any(a => a?.IsArmedOn(token) == true),
+            string.Join("; ", answers.Select(a => a is null ? "no answer" : $"{a.NodeId}: {a.CrashSignal ?? "no crash signal"}")));
+    }
 
     [GeneratedRegex(@"^(\d\d:\d\d:\d\d\.\d{3}) info: \S+FencedCommitter\[\d+\] Fence \S+ acquired by \S+ with token (\d+):(\d+)", RegexOptions.Multiline)]
     private static partial Regex FenceAcquiredLine();

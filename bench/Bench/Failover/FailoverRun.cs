@@ -311,7 +311,10 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             var node = (string?)await command.ExecuteScalarAsync(cancellationToken);
             var victim = cluster.Replicas.FirstOrDefault(r => r.NodeId == node && r.IsRunning && !r.IsPaused);
             var others = cluster.Replicas.Where(r => r != victim && r.IsRunning && !r.IsPaused && restarts[r.Index] is null or { IsCompleted: true }).ToList();
-            if (victim is not null && others.Count > 0 && (peer || await StandbyArmedAsync(victim.Index, others)))
+            // Ours is ready to take over only once a standby is armed on the leader's crash signal: one started a moment
+            // ago may not be yet, and a crash then waits for the session, which is not the fault measured. The peer's
+            // consumer is registered with RabbitMQ before its replica reports ready.
+            if (victim is not null && others.Count > 0 && (peer || await cluster.IsStandbyArmedAsync(victim.Index)))
             {
                 foreach (var failed in restarts.Where(t => t is { IsFaulted: true }))
                 {
@@ -330,8 +333,8 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
         }
     }
 
-    /// <summary>Ours: milliseconds from <paramref name="at"/> to the first "leads with token" line <paramref name="successor"/>
-    /// logged after it (the replicas log UTC times of day on this machine's clock).</summary>
+    /// <summary>Ours: milliseconds from <paramref name="at"/> to the first leadership <paramref name="successor"/> logged
+    /// after it (the election's part of the failover).</summary>
     private double? LeaseAfter(DateTimeOffset at, string? successor)
     {
         if (peer || successor is null)
@@ -339,39 +342,8 @@ public sealed partial class FailoverRun(string mode, bool peer, int rounds, Time
             return null;
         }
 
-        var since = at.UtcDateTime.TimeOfDay;
-        var leads = cluster.LogLinesContaining($"] {successor} leads with token ")
-            .Select(line => TimeSpan.TryParseExact(line.Split(' ')[0], @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture, out var t) ? t : TimeSpan.MinValue)
-            .Where(t => t >= since)
-            .ToList();
-        return leads.Count == 0 ? null : (leads.Min() - since).TotalMilliseconds;
-    }
-
-    /// <summary>Ours only: one of <paramref name="others"/> waits on the crash signal of the leader at <paramref name="leader"/>
-    /// (a standby started a moment ago may not yet: a crash then waits for the session, which is not the fault measured;
-    /// for the peer, RabbitMQ's own consumer registration plays this part before the replica reports ready).</summary>
-    private async Task<bool> StandbyArmedAsync(int leader, IReadOnlyList<Replica> others)
-    {
-        try
-        {
-            if ((await cluster.StatusAsync(leader)).Token is not { } token)
-            {
-                return false;
-            }
-
-            foreach (var other in others)
-            {
-                if ((await cluster.StatusAsync(other.Index)).IsArmedOn(token))
-                {
-                    return true;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
-        {
-        }
-
-        return false;
+        var leads = cluster.LoggedLeaderships().Where(l => l.NodeId == successor && l.At >= at).Select(l => l.At).ToList();
+        return leads.Count == 0 ? null : (leads.Min() - at).TotalMilliseconds;
     }
 
     /// <summary>The first ledger row committed after <paramref name="after"/> by another node than <paramref name="not"/>

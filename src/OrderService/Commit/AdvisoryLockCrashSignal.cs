@@ -28,6 +28,9 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
 
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
 
+    /// <summary>The signal connections' application_name: how operators (and the fault tests) find them in pg_stat_activity.</summary>
+    public const string ApplicationName = "pipeline-crash-signal";
+
     private readonly NpgsqlDataSource dataSource;
     private readonly string resource;
     private readonly ILogger logger;
@@ -39,7 +42,7 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
         var builder = new NpgsqlConnectionStringBuilder(connectionString)
         {
             Pooling = false, // closing the connection must end the backend, and with it the lock
-            ApplicationName = "pipeline-crash-signal",
+            ApplicationName = ApplicationName,
             CommandTimeout = (int)(WaitSlice.TotalSeconds * 2),
             Timeout = 5,
         };
@@ -53,7 +56,7 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
 
     /// <summary>The lock's key for a token: FNV-1a over "resource/generation/sequence", so leaders of other resources (or
     /// other pipelines on the same database) never share one.</summary>
-    public long KeyFor(FencingToken token)
+    private long KeyFor(FencingToken token)
     {
         var hash = 14695981039346656037UL;
         foreach (var b in Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{resource}/{token.Generation}/{token.Sequence}")))

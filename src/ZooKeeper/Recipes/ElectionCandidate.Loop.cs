@@ -52,7 +52,7 @@ public sealed partial class ElectionCandidate
                     using var briefly = new CancellationTokenSource(TimeSpan.FromSeconds(1));
                     try
                     {
-                        await DeleteWithMarkerAsync(zk, node, "graceful", briefly.Token).ConfigureAwait(false);
+                        await DeleteWithMarkerAsync(zk, node, SuccessionCause.Graceful, briefly.Token).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is KeeperException or OperationCanceledException or TimeoutException)
                     {
@@ -70,8 +70,7 @@ public sealed partial class ElectionCandidate
 #pragma warning restore CA1031
 
             Znode = null;
-            StopHolding(); // our node is gone with the session
-            StopWatching();
+            StopSignalTasks(); // our node is gone with the session
 
             if (failure is not null)
             {

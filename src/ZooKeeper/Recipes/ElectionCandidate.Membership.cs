@@ -80,7 +80,7 @@ public sealed partial class ElectionCandidate
             {
                 if (name == ledNode)
                 {
-                    await DeleteWithMarkerAsync(zk, name, "graceful", token).ConfigureAwait(false); // the leader resigns: a successor should know
+                    await DeleteWithMarkerAsync(zk, name, SuccessionCause.Graceful, token).ConfigureAwait(false); // the leader resigns: a successor should know
                 }
                 else
                 {
@@ -94,8 +94,7 @@ public sealed partial class ElectionCandidate
             logger.LogInformation("{NodeId} resigned; node {Node} deleted", options.NodeId, name);
         }
 
-        StopHolding();
-        StopWatching();
+        StopSignalTasks();
         ledNode = null;
         if (membership.Node is not null || membership.LookupPending)
         {

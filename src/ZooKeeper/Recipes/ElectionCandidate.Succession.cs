@@ -19,12 +19,12 @@ public sealed partial class ElectionCandidate
 {
     private const int HistoryLength = 32;
     private readonly Queue<ElectionHistoryEntry> history = new();
-    private readonly HashSet<string> deletedOnSignal = new(StringComparer.Ordinal);
     private SignalTask? hold;
     private SignalTask? watch;
     private ReleasedLeader? releasedLeader;
     private (string Name, string? NodeId)? awaitedLeader;
     private string? ledNode;
+    private string? deletedOnSignal;
     private Task signalTasksEnded = Task.CompletedTask;
     private string? signalState;
 
@@ -67,8 +67,6 @@ public sealed partial class ElectionCandidate
         hold = new SignalTask(null, token, stop, Task.Run(() => signal.HoldAsync(token, () => SetSignalState($"holding {token}'s", stop.Token), stop.Token)));
     }
 
-    /// <summary>Lets our crash signal go. Called only once our node is deleted, or is not the leader's, so a standby that
-    /// sees the release finds nothing of ours to delete.</summary>
     /// <summary>Where this candidate stands with the crash signal, for operators (<c>/status</c>): "holding 7:12's",
     /// "armed on leader 7:12's" (a crash of that leader is noticed at once), "waiting for leader 7:12 to hold its" (not
     /// yet: its crash would wait for the session), or null (no signal, or none in use).</summary>
@@ -98,9 +96,22 @@ public sealed partial class ElectionCandidate
         return ending.End(logger);
     }
 
-    private void StopHolding()
+    /// <summary>Lets our crash signal go. Called only once our node is deleted, or is not the leader's, so a standby that
+    /// sees the release finds nothing of ours to delete.</summary>
+    private void StopHolding() => Stop(ref hold);
+
+    private void StopWatching() => Stop(ref watch);
+
+    /// <summary>Both, when the session (and our node with it) is gone.</summary>
+    private void StopSignalTasks()
     {
-        if (Interlocked.Exchange(ref hold, null) is { } ending)
+        StopHolding();
+        StopWatching();
+    }
+
+    private void Stop(ref SignalTask? task)
+    {
+        if (Interlocked.Exchange(ref task, null) is { } ending)
         {
             signalTasksEnded = Task.WhenAll(signalTasksEnded, End(ending));
         }
@@ -125,14 +136,6 @@ public sealed partial class ElectionCandidate
         }));
     }
 
-    private void StopWatching()
-    {
-        if (Interlocked.Exchange(ref watch, null) is { } ending)
-        {
-            signalTasksEnded = Task.WhenAll(signalTasksEnded, End(ending));
-        }
-    }
-
     /// <summary>Watches the leader's node as well as our predecessor's, so a standby further back learns of every new leader
     /// and waits on its signal (without it, a wait on a leader that died before we saw its signal held would never end,
     /// and nothing else would wake us). Whether the node is gone, whether it is ephemeral (a candidate's) and its node id.</summary>
@@ -155,14 +158,14 @@ public sealed partial class ElectionCandidate
     {
         try
         {
-            await DeleteWithMarkerAsync(zk, leader.Name, "crash-signal", token).ConfigureAwait(false);
+            await DeleteWithMarkerAsync(zk, leader.Name, SuccessionCause.CrashSignal, token).ConfigureAwait(false);
         }
         catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
         {
             return; // another standby was quicker, or it left by itself
         }
 
-        deletedOnSignal.Add(leader.Name);
+        deletedOnSignal = leader.Name;
         logger.LogWarning("Crash signal of leader {Leader} ({Token}, node {Node}) released while its node was the lowest: {NodeId} deleted the node, so the election goes on without waiting for its session to expire",
             leader.NodeId, leader.Token, leader.Name, options.NodeId);
         AddHistory("deleted-on-crash-signal", leader.Token, leader.NodeId, $"the crash signal of {leader.NodeId} was released; its node {leader.Name} deleted");
@@ -171,10 +174,10 @@ public sealed partial class ElectionCandidate
     /// <summary>Deletes election node <paramref name="node"/> and writes why into the election path's data, in one
     /// transaction (one write for the ensemble to sync, not two). Where the path's data may not be written (another
     /// identity's path), the node is deleted alone: a successor then takes it for an expired session.</summary>
-    private async Task DeleteWithMarkerAsync(ZooKeeperClient zk, string node, string cause, CancellationToken token)
+    private async Task DeleteWithMarkerAsync(ZooKeeperClient zk, string node, SuccessionCause cause, CancellationToken token)
     {
         var path = PathRules.Combine(options.ElectionPath, node);
-        var marker = new SuccessionMarker(node, cause, options.NodeId, DateTimeOffset.UtcNow);
+        var marker = new SuccessionMarker(node, Describe(cause), options.NodeId, DateTimeOffset.UtcNow);
         try
         {
             await zk.MultiAsync([Op.SetData(options.ElectionPath, marker.ToJson()), Op.Delete(path)], token).ConfigureAwait(false);
@@ -201,7 +204,7 @@ public sealed partial class ElectionCandidate
             return SuccessionCause.First;
         }
 
-        if (deletedOnSignal.Contains(before.Name))
+        if (deletedOnSignal == before.Name)
         {
             return SuccessionCause.CrashSignal;
         }
@@ -212,7 +215,7 @@ public sealed partial class ElectionCandidate
             var marker = SuccessionMarker.TryParse(data.Data);
             if (marker?.Node == before.Name)
             {
-                return marker.Cause == "crash-signal" ? SuccessionCause.CrashSignal : SuccessionCause.Graceful;
+                return marker.Cause == Describe(SuccessionCause.CrashSignal) ? SuccessionCause.CrashSignal : SuccessionCause.Graceful;
             }
         }
         catch (KeeperException ex) when (!token.IsCancellationRequested)

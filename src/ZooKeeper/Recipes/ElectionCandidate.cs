@@ -209,8 +209,7 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
             }
 
             // The loop let both go when its session ended; wait for them, so the signal's connection is closed when we return.
-            StopHolding();
-            StopWatching();
+            StopSignalTasks();
             await signalTasksEnded.ConfigureAwait(false);
         }
         finally

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Pipeline.OrderService.Commit;
 using Pipeline.Testing;
 using Pipeline.ZooKeeper.Recipes;
@@ -37,7 +36,7 @@ public sealed class CrashSignalElectionTests(InventoryDatabaseFixture database, 
         await WaitUntilWaitingAsync(2); // both queued on the leader's signal: the race is real
 
         var clock = Stopwatch.StartNew();
-        Assert.Equal(1, await TerminateSignalHolderAsync());
+        Assert.Equal(1, await database.TerminateCrashSignalHolderAsync());
         var (next, lease) = await Eventually.GetAsync(() => Task.FromResult(standbys.Select(s => (s, s.CurrentLease)).FirstOrDefault(x => x.CurrentLease is not null) is var (c, l) && l is not null ? Tuple.Create(c, l) : null),
             WaitLimit, "a standby to lead after the leader's signal was released") is var t ? (t.Item1, t.Item2) : default;
         var handover = clock.Elapsed;
@@ -172,18 +171,6 @@ public sealed class CrashSignalElectionTests(InventoryDatabaseFixture database, 
 
     /// <summary>Waits until <paramref name="waiters"/> sessions are queued on a crash signal lock held by another.</summary>
     private Task WaitUntilWaitingAsync(int waiters) =>
-        Eventually.TrueAsync(async () => await database.ScalarAsync<long>(
-            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = 'pipeline-crash-signal'") == waiters,
+        Eventually.TrueAsync(async () => await database.CrashSignalWaitersAsync() == waiters,
             WaitLimit, $"{waiters} standby(s) queued on the leader's crash signal", TimeSpan.FromMilliseconds(20));
-
-    /// <summary>Terminates the backend holding a crash signal (as the service role, which may end its own backends): the
-    /// release a dead process causes.</summary>
-    private async Task<long> TerminateSignalHolderAsync()
-    {
-        await using var connection = new NpgsqlConnection(database.ServiceConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'pipeline-crash-signal' AND a.datname = current_database()", connection);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
 }
