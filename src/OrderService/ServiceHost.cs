@@ -103,6 +103,8 @@ public static class ServiceHost
         services.AddSingleton<ICommitAuthority>(sp => sp.GetRequiredService<FencedLeadership>());
         services.AddHostedService(sp => sp.GetRequiredService<ICommitAuthority>());
         services.AddHostedService<UndecidedOrderRedrive>();
+        services.AddSingleton<QueueDepths>();
+        services.AddHostedService(sp => sp.GetRequiredService<QueueDepths>());
         services.AddSingleton<CommitEndpointWatchdog>();
         services.AddHostedService(sp => sp.GetRequiredService<CommitEndpointWatchdog>());
         services.AddHealthChecks()
