@@ -111,12 +111,17 @@ take_lock() {
   LOCK_HELD=1
 }
 
-# Installs the Debian packages of every service that is missing (have_* of each service file).
+# Debian's headless-capable Chromium and its WebDriver: the dashboard's browser tests drive them (no test tool may
+# download a browser of its own here).
+have_browser() { [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; }
+
+# Installs the Debian packages of every service that is missing (have_* of each service file), and the browser.
 ensure_packages() {
   local need=()
   have_zookeeper || need+=(zookeeper)
   have_rabbitmq || need+=(rabbitmq-server)
   have_postgres || need+=(postgresql)
+  have_browser || need+=(chromium chromium-driver)
   ((${#need[@]})) || return 0
   [[ $(id -u) == 0 ]] || die "missing packages (${need[*]}) and not root; install them with: sudo apt-get install ${need[*]}"
   local t0 log=$STATE_DIR/apt.log policy=/usr/sbin/policy-rc.d made_policy=0
@@ -140,5 +145,6 @@ ensure_packages() {
   have_zookeeper || fail install "$log" "zookeeper installed but /usr/share/java/zookeeper.jar or java is missing"
   have_rabbitmq || fail install "$log" "rabbitmq-server installed but /usr/lib/rabbitmq/bin/rabbitmq-server is missing"
   have_postgres || fail install "$log" "postgresql installed but no server binary found"
+  have_browser || fail install "$log" "chromium and chromium-driver installed but /usr/bin/chromium or /usr/bin/chromedriver is missing"
   say "install: done in $(since "$t0")"
 }

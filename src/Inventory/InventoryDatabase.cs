@@ -33,10 +33,10 @@ public static class InventoryDatabase
             REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {r};
             REVOKE ALL ON FUNCTION fence_bump(bigint, bigint, text, text) FROM {r};
             GRANT USAGE ON SCHEMA public TO {r};
-            GRANT SELECT ON stock, orders, inventory_commits, leader_fence, fence_rejections TO {r};
+            GRANT SELECT ON stock, orders, inventory_commits, leader_fence, fence_rejections, leader_successions TO {r};
             GRANT INSERT, UPDATE (status, reason, detail, decided_at) ON orders TO {r};
             GRANT UPDATE (on_hand, updated_at) ON stock TO {r};
-            GRANT INSERT ON inventory_commits, fence_rejections TO {r};
+            GRANT INSERT ON inventory_commits, fence_rejections, leader_successions TO {r};
             GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {r};
             GRANT EXECUTE ON FUNCTION fence_bump(bigint, bigint, text, text) TO {r};
             """, connection);

@@ -4,8 +4,10 @@ using Npgsql;
 using OpenTelemetry.Metrics;
 using Pipeline.Inventory.Commit;
 using Pipeline.Inventory.Intake;
+using Pipeline.Inventory.Status;
 using Pipeline.OrderService.Commit;
 using Pipeline.OrderService.Configuration;
+using Pipeline.OrderService.Dashboard;
 using Pipeline.OrderService.Http;
 using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Telemetry;
@@ -87,6 +89,7 @@ public static class ServiceHost
         services.AddSingleton(sp => new UndecidedOrders(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(sp => new FenceAdministration(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton<FenceStatus>();
+        services.AddSingleton(sp => new LeaderSuccessions(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddSingleton(sp => new AdvisoryLockCrashSignal(connectionString, committerOptions.Resource, sp.GetRequiredService<ILogger<AdvisoryLockCrashSignal>>()));
         services.AddSingleton<CommitEndpoint>();
         services.AddSingleton<CommitBatcher>();
@@ -105,6 +108,7 @@ public static class ServiceHost
         services.AddHostedService<UndecidedOrderRedrive>();
         services.AddSingleton<QueueDepths>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueDepths>());
+        services.AddPipelineDashboard();
         services.AddSingleton<CommitEndpointWatchdog>();
         services.AddHostedService(sp => sp.GetRequiredService<CommitEndpointWatchdog>());
         services.AddHealthChecks()

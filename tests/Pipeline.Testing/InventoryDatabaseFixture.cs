@@ -26,7 +26,7 @@ public class InventoryDatabaseFixture : PostgresDatabase
     private NpgsqlDataSource? dataSource;
 
     /// <summary>With the grants: a change of the grants must change the key too.</summary>
-    protected override string TemplateKey => "inventory_g1_" + Key.Value;
+    protected override string TemplateKey => "inventory_g2_" + Key.Value;
 
     /// <summary>This database as the least-privilege service role, as replicas connect in production.</summary>
     public string ServiceConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString)

@@ -94,6 +94,27 @@ public sealed class FenceRejection
     public long CurrentSequence { get; set; }
 }
 
+/// <summary>A leadership taken, written by the new leader once the fence holds its token: who, with which token, after whom
+/// and why (first, graceful, crash-signal, session-expired, resumed). The dashboard's election history across replicas.</summary>
+public sealed class LeaderSuccession
+{
+    public long Id { get; set; }
+
+    public DateTimeOffset At { get; set; }
+
+    public required string Resource { get; set; }
+
+    public required string NodeId { get; set; }
+
+    public long Generation { get; set; }
+
+    public long Sequence { get; set; }
+
+    public required string Cause { get; set; }
+
+    public string? Previous { get; set; }
+}
+
 /// <summary>Audit of an operator's fence reset (the <c>fence-reset</c> verb): who moved the fence, from which token to which
 /// and why. Written in the same transaction as the move.</summary>
 public sealed class FenceReset

@@ -20,6 +20,8 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
 
     public DbSet<FenceReset> FenceResets => Set<FenceReset>();
 
+    public DbSet<LeaderSuccession> LeaderSuccessions => Set<LeaderSuccession>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -93,6 +95,20 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             e.Property(x => x.Sequence).HasColumnName("sequence");
             e.Property(x => x.CurrentGeneration).HasColumnName("current_generation");
             e.Property(x => x.CurrentSequence).HasColumnName("current_sequence");
+        });
+
+        modelBuilder.Entity<LeaderSuccession>(e =>
+        {
+            e.ToTable("leader_successions");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasColumnName("id").UseIdentityByDefaultColumn();
+            e.Property(x => x.At).HasColumnName("at").HasDefaultValueSql("now()");
+            e.Property(x => x.Resource).HasColumnName("resource");
+            e.Property(x => x.NodeId).HasColumnName("node_id");
+            e.Property(x => x.Generation).HasColumnName("generation");
+            e.Property(x => x.Sequence).HasColumnName("sequence");
+            e.Property(x => x.Cause).HasColumnName("cause");
+            e.Property(x => x.Previous).HasColumnName("previous");
         });
 
         modelBuilder.Entity<FenceReset>(e =>

@@ -1,7 +1,9 @@
 using System.Threading.Channels;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Pipeline.Inventory.Commit;
+using Pipeline.Inventory.Status;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Messaging;
 using Pipeline.OrderService.Telemetry;
@@ -32,6 +34,8 @@ public sealed class FencedLeadership(
     FenceStatus fenceStatus,
     PipelineMetrics metrics,
     AdvisoryLockCrashSignal crashSignal,
+    LeaderSuccessions successions,
+    FencedCommitterOptions committerOptions,
     IOptions<PipelineOptions> pipelineOptions,
     IOptions<ZooKeeperOptions> zooKeeperOptions,
     IOptions<RabbitMqOptions> rabbitOptions,
@@ -288,7 +292,25 @@ public sealed class FencedLeadership(
         Publish(new CommitGrant(fence, granted.NodeId, () => granted.RevokedBecause, granted.GrantedTimestamp, granted.CancellationToken));
         phase = Phase.Committing;
         logger.LogInformation("Committing as leader {NodeId} with token {Token}", granted.NodeId, fence);
+        _ = RecordSuccessionAsync(granted, fence);
         await WaitReadyAsync(ready, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the succession to the shared election history once the candidate knows its cause; off the commit
+    /// path (the grant is already out), and a failure costs only a history row, so it is logged, not retried.</summary>
+    private async Task RecordSuccessionAsync(LeadershipLease granted, FenceToken fence)
+    {
+        try
+        {
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(granted.CancellationToken);
+            bound.CancelAfter(TimeSpan.FromSeconds(10));
+            var led = candidate is { } c ? await c.LedEntryAsync(granted.Token, bound.Token).ConfigureAwait(false) : null;
+            await successions.RecordAsync(committerOptions.Resource, fence, granted.NodeId, led?.Detail ?? "unknown", led?.Previous, bound.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException)
+        {
+            logger.LogWarning("The succession of {NodeId} with token {Token} was not written to the election history: {Reason}", granted.NodeId, fence, ex.Message);
+        }
     }
 
     /// <summary>Waits a bounded time for a connected endpoint to consume: an endpoint that never gets ready (a broker away)

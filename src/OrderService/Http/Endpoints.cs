@@ -3,11 +3,13 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Pipeline.OrderService.Commit;
 using Pipeline.OrderService.Configuration;
+using Pipeline.OrderService.Dashboard;
 using Pipeline.OrderService.Telemetry;
 
 namespace Pipeline.OrderService.Http;
 
-/// <summary>/health/live, /health/ready (bus, ZooKeeper session, database), /status (JSON) and /metrics (Prometheus).</summary>
+/// <summary>/health/live, /health/ready (bus, ZooKeeper session, database), /status (JSON), /metrics (Prometheus) and the
+/// live dashboard at / (<see cref="DashboardEndpoints"/>).</summary>
 public static class Endpoints
 {
     public static void MapPipelineEndpoints(this WebApplication app)
@@ -17,6 +19,7 @@ public static class Endpoints
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") || c.Tags.Contains("masstransit"), ResponseWriter = WriteReportAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/status", StatusAsync);
+        app.MapPipelineDashboard();
     }
 
     /// <summary>The readiness report with each check's status and reason, so an operator (or a probe's log) sees why.</summary>

@@ -27,6 +27,7 @@ public sealed partial class ElectionCandidate
     private string? deletedOnSignal;
     private Task signalTasksEnded = Task.CompletedTask;
     private string? signalState;
+    private TaskCompletionSource historyAdded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>This candidate's last leaderships and successions, oldest first: when it led and why, when that ended and
     /// why, and leaders it deleted on their crash signal.</summary>
@@ -50,6 +51,30 @@ public sealed partial class ElectionCandidate
             {
                 history.Dequeue();
             }
+
+            historyAdded.TrySetResult();
+            historyAdded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>The history's "led" entry of the lease with <paramref name="token"/>, once this candidate knows why it leads
+    /// (the cause is settled just after the lease is granted: it may need to read the election path's marker).</summary>
+    public async Task<ElectionHistoryEntry> LedEntryAsync(FencingToken token, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task added;
+            lock (gate)
+            {
+                if (history.LastOrDefault(e => e.Event == "led" && e.Token == token) is { } entry)
+                {
+                    return entry;
+                }
+
+                added = historyAdded.Task;
+            }
+
+            await added.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

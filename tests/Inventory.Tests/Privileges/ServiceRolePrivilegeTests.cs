@@ -20,6 +20,8 @@ public sealed class ServiceRolePrivilegeTests(InventoryDatabaseFixture db) : ICl
         { "change a ledger row", "UPDATE inventory_commits SET outcome = 'Confirmed'" },
         { "delete audit rows", "DELETE FROM fence_rejections" },
         { "change an audit row", "UPDATE fence_rejections SET node_id = 'someone'" },
+        { "rewrite the election history", "UPDATE leader_successions SET cause = 'graceful'" },
+        { "delete the election history", "DELETE FROM leader_successions" },
         { "lower the fence", "UPDATE leader_fence SET generation = 0, sequence = 0" },
         { "add a fence row", "INSERT INTO leader_fence (resource, generation, sequence, holder) VALUES ('x', 0, 0, '')" },
         { "delete the fence", "DELETE FROM leader_fence" },
