@@ -178,4 +178,6 @@ function connect() {
   events.addEventListener("error", () => { status.className = "dot lost"; text.textContent = "reconnecting…"; });
 }
 
+// The first snapshot at once (the stream's first event follows it within a second), then live.
+fetch("/dashboard/state").then((r) => (r.ok ? r.json() : null)).then((s) => { if (s && window.pipelineDashboard.snapshots === 0) render(s); }).catch(() => {});
 connect();
