@@ -39,20 +39,7 @@ internal static class Reachability
         }
         catch (Exception ex) when (ex is NpgsqlException or SocketException or TimeoutException or ArgumentException && !cancellationToken.IsCancellationRequested)
         {
-            throw new CliFailureException($"cannot reach PostgreSQL at {PostgresPlace(builder)} ({setting}): {OneLine(ex)}", ex);
-        }
-    }
-
-    /// <summary>Where <paramref name="connectionString"/> points, without its password.</summary>
-    public static string PostgresPlace(string connectionString)
-    {
-        try
-        {
-            return PostgresPlace(new NpgsqlConnectionStringBuilder(connectionString));
-        }
-        catch (ArgumentException)
-        {
-            return "(an invalid connection string)";
+            throw new CliFailureException($"cannot reach PostgreSQL at {PostgresPlace(builder, setting)}: {OneLine(ex)}", ex);
         }
     }
 
@@ -81,7 +68,7 @@ internal static class Reachability
     public static string RabbitMqPlace(RabbitMqOptions rabbit)
     {
         ArgumentNullException.ThrowIfNull(rabbit);
-        return $"{rabbit.Host}:{rabbit.Port} (RabbitMq:Host, RabbitMq:Port; virtual host {rabbit.VirtualHost}, user {rabbit.Username})";
+        return $"{rabbit.Host}:{rabbit.Port} (virtual host {rabbit.VirtualHost}, user {rabbit.Username}; RabbitMq:Host, RabbitMq:Port)";
     }
 
     /// <summary>A ZooKeeper session with <paramref name="zk"/>'s ensemble and identity.</summary>
@@ -108,12 +95,13 @@ internal static class Reachability
     public static string OneLine(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        var outer = exception.Message;
-        var inner = exception.GetBaseException().Message;
-        var text = inner == outer || outer.Contains(inner, StringComparison.Ordinal) ? outer : $"{outer} ({inner})";
-        return string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var outer = Flatten(exception.Message);
+        var inner = Flatten(exception.GetBaseException().Message);
+        return outer.Contains(inner, StringComparison.Ordinal) ? outer : $"{outer} ({inner})";
     }
 
-    private static string PostgresPlace(NpgsqlConnectionStringBuilder builder) =>
-        $"{builder.Host ?? "localhost"}:{builder.Port} (database {builder.Database ?? "(default)"}, user {builder.Username ?? "(default)"})";
+    private static string Flatten(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    private static string PostgresPlace(NpgsqlConnectionStringBuilder builder, string? setting) =>
+        $"{builder.Host ?? "localhost"}:{builder.Port} (database {builder.Database ?? "(default)"}, user {builder.Username ?? "(default)"}{(setting is null ? "" : "; " + setting)})";
 }
