@@ -1,6 +1,6 @@
+using System.CommandLine;
 using Pipeline.Inventory.Commit;
 using Pipeline.OrderService.Configuration;
-using Pipeline.ZooKeeper.Client;
 using Pipeline.ZooKeeper.Protocol;
 using Pipeline.ZooKeeper.Recipes;
 
@@ -18,22 +18,39 @@ namespace Pipeline.OrderService.Cli;
 /// </summary>
 internal static class FenceResetVerb
 {
-    public static async Task<int> RunAsync(CommandLine options, string[] args)
+    public static Command Command(string[] settings)
     {
-        var configuration = Verbs.Configuration(args);
+        var confirm = CliOptions.Flag("--confirm", "apply the move (without it: show the plan, write nothing, exit 2)");
+        var reason = CliOptions.Text("--reason", "why, for the audit row in fence_resets (required with --confirm)", "TEXT");
+        var operatorName = CliOptions.Text("--operator", "who, for the audit row (default: the user name)", "NAME");
+        var command = Verbs.Verb("fence-reset", "Move a fence left ahead of the election (ensemble rebuilt, election path moved) to the current " +
+                                                "election's start, as the owner role; audited. Exit 2 when nothing was written (no --confirm).");
+        command.Options.Add(confirm);
+        command.Options.Add(reason);
+        command.Options.Add(operatorName);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(confirm) && string.IsNullOrWhiteSpace(result.GetValue(reason)))
+            {
+                result.AddError("--reason TEXT is required with --confirm: it goes into the audit row.");
+            }
+        });
+        command.SetAction((parse, cancellationToken) => RunAsync(settings, parse.GetValue(confirm), parse.GetValue(reason) ?? "",
+            parse.GetValue(operatorName) ?? Environment.UserName, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string[] settings, bool confirm, string reason, string operatorName, CancellationToken cancellationToken)
+    {
+        var configuration = Verbs.Configuration(settings);
         var zk = configuration.GetSection(ZooKeeperOptions.Section).Get<ZooKeeperOptions>() ?? new ZooKeeperOptions();
         var resource = configuration.GetSection("Commit").Get<FencedCommitterOptions>()?.Resource ?? new FencedCommitterOptions().Resource;
-        var reason = options.GetString("reason") ?? "";
-        var operatorName = options.GetString("operator") ?? Environment.UserName;
-        if (options.Has("confirm") && string.IsNullOrWhiteSpace(reason))
-        {
-            throw new ArgumentException("--reason TEXT is required with --confirm: it goes into the audit row.");
-        }
-
-        var target = await ElectionAsync(zk).ConfigureAwait(false);
-        await using var dataSource = InventoryDataSource.Create(configuration.InventoryOwnerConnectionString());
+        var owner = configuration.InventoryOwnerConnectionString();
+        await Reachability.PostgresAsync(owner, Verbs.OwnerSetting(configuration), cancellationToken);
+        var target = await ElectionAsync(zk, cancellationToken).ConfigureAwait(false);
+        await using var dataSource = InventoryDataSource.Create(owner);
         var administration = new FenceAdministration(dataSource);
-        var fence = await administration.ReadAsync(resource).ConfigureAwait(false);
+        var fence = await administration.ReadAsync(resource, cancellationToken).ConfigureAwait(false);
         Console.WriteLine($"fence {resource}: token {fence.Token}, held by {fence.Holder}, since {fence.UpdatedAt:u}");
         Console.WriteLine($"election {zk.ElectionPath}: generation {target.Generation}, {target.Candidates} candidate(s) standing");
         var start = new FenceToken(target.Generation, 0);
@@ -45,15 +62,15 @@ internal static class FenceResetVerb
 
         Console.WriteLine($"plan: move the fence from {fence.Token} to {start}, the start of the current election.");
         Console.WriteLine("Before applying, stop every replica that led under the old election: a paused one could commit with its old token after the reset.");
-        if (!options.Has("confirm"))
+        if (!confirm)
         {
             Console.Error.WriteLine("fence-reset: nothing written; run again with --confirm --reason TEXT to apply.");
             return 2;
         }
 
-        if (!await administration.ResetAsync(resource, fence.Token, start, operatorName, reason).ConfigureAwait(false))
+        if (!await administration.ResetAsync(resource, fence.Token, start, operatorName, reason, CancellationToken.None).ConfigureAwait(false))
         {
-            var now = await administration.ReadAsync(resource).ConfigureAwait(false);
+            var now = await administration.ReadAsync(resource, cancellationToken).ConfigureAwait(false);
             Console.Error.WriteLine($"fence-reset: refused: the fence changed meanwhile (now {now.Token}, held by {now.Holder}); nothing written.");
             return 1;
         }
@@ -63,18 +80,12 @@ internal static class FenceResetVerb
     }
 
     /// <summary>The election's generation (its path's czxid, from the same reply as the children) and how many candidates stand.</summary>
-    private static async Task<(long Generation, int Candidates)> ElectionAsync(ZooKeeperOptions zk)
+    private static async Task<(long Generation, int Candidates)> ElectionAsync(ZooKeeperOptions zk, CancellationToken cancellationToken)
     {
-        var clientOptions = new ZooKeeperClientOptions { ConnectString = zk.ConnectString, SessionTimeout = zk.SessionTimeout };
-        if (!string.IsNullOrEmpty(zk.DigestUser))
-        {
-            clientOptions.Credentials.Add(new DigestCredential(zk.DigestUser, zk.DigestPassword ?? ""));
-        }
-
-        await using var client = await ZooKeeperClient.ConnectAsync(clientOptions).ConfigureAwait(false);
+        await using var client = await Reachability.ZooKeeperAsync(zk, cancellationToken).ConfigureAwait(false);
         try
         {
-            var children = await client.GetChildrenAsync(zk.ElectionPath).ConfigureAwait(false);
+            var children = await client.GetChildrenAsync(zk.ElectionPath, cancellationToken: cancellationToken).ConfigureAwait(false);
             return (children.Stat.Czxid, ElectionCandidate.Sorted(children.Children).Count());
         }
         catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)

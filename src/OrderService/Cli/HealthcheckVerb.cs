@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Pipeline.OrderService.Configuration;
 
 namespace Pipeline.OrderService.Cli;
@@ -6,10 +7,18 @@ namespace Pipeline.OrderService.Cli;
 /// a container checks itself without curl. Exit 0 when ready, 1 with one line saying why otherwise.</summary>
 internal static class HealthcheckVerb
 {
-    public static async Task<int> RunAsync(CommandLine options, string[] args)
+    public static Command Command(string[] settings)
     {
-        var readiness = HttpEndpoint.LocalReadiness(Verbs.Configuration(args));
-        var timeout = TimeSpan.FromSeconds(options.GetInt("timeout", 5, 1, 60));
+        var timeout = CliOptions.Int("--timeout", "seconds to wait for the answer", 5, 1, 60);
+        var command = Verbs.Verb("healthcheck", "Exit 0 when the replica on this host is ready (its own /health/ready), 1 with the reason otherwise.");
+        command.Options.Add(timeout);
+        command.SetAction((parse, cancellationToken) => RunAsync(settings, TimeSpan.FromSeconds(parse.GetValue(timeout)), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string[] settings, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var readiness = HttpEndpoint.LocalReadiness(Verbs.Configuration(settings));
         using var handler = new HttpClientHandler
         {
             // The replica's own endpoint on loopback: whatever certificate it serves is its own.
@@ -18,17 +27,17 @@ internal static class HealthcheckVerb
         using var http = new HttpClient(handler) { Timeout = timeout };
         try
         {
-            using var response = await http.GetAsync(readiness);
+            using var response = await http.GetAsync(readiness, cancellationToken);
             if (response.IsSuccessStatusCode)
             {
                 Console.WriteLine($"ready ({readiness})");
                 return 0;
             }
 
-            Console.WriteLine($"not ready ({(int)response.StatusCode}): {await response.Content.ReadAsStringAsync()}");
+            Console.WriteLine($"not ready ({(int)response.StatusCode}): {await response.Content.ReadAsStringAsync(cancellationToken)}");
             return 1;
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             Console.WriteLine($"not ready: {readiness} does not answer ({ex.Message})");
             return 1;

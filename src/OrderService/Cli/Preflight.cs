@@ -1,8 +1,6 @@
 using Microsoft.Extensions.Configuration;
-using Npgsql;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Messaging;
-using Pipeline.ZooKeeper.Client;
 
 namespace Pipeline.OrderService.Cli;
 
@@ -10,40 +8,30 @@ namespace Pipeline.OrderService.Cli;
 /// instead of a replica that retries forever in silence.</summary>
 public static class Preflight
 {
-    public static async Task CheckAsync(IConfiguration configuration)
+    public static async Task CheckAsync(IConfiguration configuration, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var connectionString = configuration.InventoryConnectionString();
-        try
-        {
-            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 10 }.ConnectionString);
-            await connection.OpenAsync();
-        }
-        catch (Exception ex) when (ex is NpgsqlException or ArgumentException)
-        {
-            throw new InvalidOperationException($"ConnectionStrings:Inventory does not reach PostgreSQL: {ex.Message}", ex);
-        }
+        await Reachability.PostgresAsync(configuration.InventoryConnectionString(), "ConnectionStrings:Inventory", cancellationToken);
 
         var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
         var pipeline = configuration.GetSection(PipelineOptions.Section).Get<PipelineOptions>() ?? new PipelineOptions();
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(15));
             await Topology.DeclareCommitQueueAsync(rabbit, pipeline.QuorumQueues, timeout.Token);
         }
-        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException or RabbitMQ.Client.Exceptions.AuthenticationFailureException
-                                       or RabbitMQ.Client.Exceptions.OperationInterruptedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when ((Reachability.IsRabbitMqFailure(ex) || ex is OperationCanceledException) && !cancellationToken.IsCancellationRequested)
         {
-            throw new InvalidOperationException($"RabbitMq (Host {rabbit.Host}:{rabbit.Port}, VirtualHost {rabbit.VirtualHost}, Username {rabbit.Username}) is not usable: {ex.GetBaseException().Message}", ex);
+            throw new CliFailureException($"RabbitMQ at {Reachability.RabbitMqPlace(rabbit)} is not usable: {Reachability.OneLine(ex)}", ex);
         }
 
         var zk = configuration.GetSection(ZooKeeperOptions.Section).Get<ZooKeeperOptions>() ?? new ZooKeeperOptions();
         if (zk.IdentityProblem() is { } problem)
         {
-            throw new InvalidOperationException(problem);
+            throw new CliFailureException(problem);
         }
 
-        var client = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = zk.ConnectString, SessionTimeout = zk.SessionTimeout });
-        await client.DisposeAsync();
+        await using var client = await Reachability.ZooKeeperAsync(zk, cancellationToken);
     }
 }

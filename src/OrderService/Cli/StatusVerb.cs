@@ -1,80 +1,160 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Pipeline.Inventory.Commit;
 using Pipeline.Inventory.Status;
 using Pipeline.OrderService.Configuration;
 using Pipeline.OrderService.Messaging;
-using Pipeline.ZooKeeper.Client;
 using Pipeline.ZooKeeper.Protocol;
 using Pipeline.ZooKeeper.Recipes;
-using RabbitMQ.Client;
+using Spectre.Console;
 
 namespace Pipeline.OrderService.Cli;
 
-/// <summary>The <c>status</c> verb: the election as ZooKeeper holds it, the fence, queue depths and decided counts.</summary>
+/// <summary>The <c>status</c> verb: the election as ZooKeeper holds it, queue depths, orders by status and the fences, as
+/// tables or as one JSON document.</summary>
 internal static class StatusVerb
 {
-    public static async Task<int> RunAsync(CommandLine options, string[] args)
+    private static readonly string[] Queues = [Topology.IntakeQueue, Topology.CommitQueue, Topology.IntakeQueue + "_error", Topology.CommitQueue + "_error"];
+
+    public static Command Command(string[] settings)
     {
-        var configuration = Verbs.Configuration(args);
-        var zkOptions = configuration.GetSection(ZooKeeperOptions.Section).Get<ZooKeeperOptions>() ?? new ZooKeeperOptions();
-        await using (var zk = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions { ConnectString = zkOptions.ConnectString, SessionTimeout = zkOptions.SessionTimeout }))
+        var json = CliOptions.Json();
+        var command = Verbs.Verb("status", "Who leads with which token, the candidates, queue depths, orders by status and the fences.");
+        command.Options.Add(json);
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            Console.WriteLine($"election {zkOptions.ElectionPath}:");
+            var document = await ReadAsync(Verbs.Configuration(settings), cancellationToken);
+            if (parse.GetValue(json))
+            {
+                CliJson.Write(document);
+            }
+            else
+            {
+                Print(document);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task<StatusDocument> ReadAsync(IConfiguration configuration, CancellationToken cancellationToken)
+    {
+        var zk = configuration.GetSection(ZooKeeperOptions.Section).Get<ZooKeeperOptions>() ?? new ZooKeeperOptions();
+        var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
+        var connectionString = configuration.InventoryConnectionString();
+        await Reachability.PostgresAsync(connectionString, "ConnectionStrings:Inventory", cancellationToken);
+        await Reachability.RabbitMqAsync(rabbit, cancellationToken);
+
+        var election = await ReadElectionAsync(zk, cancellationToken);
+        var queues = await ReadQueuesAsync(rabbit, cancellationToken);
+        await using var dataSource = InventoryDataSource.Create(connectionString);
+        var database = await new InventoryStatusReader(dataSource).ReadAsync(cancellationToken);
+        return new StatusDocument(election, queues, new DatabaseDocument(database.OrdersByStatus,
+            [.. database.Fences.Select(f => new FenceDocument(f.Resource, new TokenDocument(f.Token.Generation, f.Token.Sequence), f.Holder, f.UpdatedAt))]));
+    }
+
+    private static async Task<ElectionDocument> ReadElectionAsync(ZooKeeperOptions zk, CancellationToken cancellationToken)
+    {
+        await using var client = await Reachability.ZooKeeperAsync(zk, cancellationToken);
+        try
+        {
+            var children = await client.GetChildrenAsync(zk.ElectionPath, cancellationToken: cancellationToken);
+            var candidates = new List<CandidateDocument>();
+            foreach (var (name, sequence) in ElectionCandidate.Sorted(children.Children))
+            {
+                var data = await client.GetDataAsync($"{zk.ElectionPath}/{name}", cancellationToken: cancellationToken);
+                using var info = System.Text.Json.JsonDocument.Parse(data.Data);
+                candidates.Add(new CandidateDocument(info.RootElement.GetProperty("nodeId").GetString() ?? "", candidates.Count == 0,
+                    new TokenDocument(children.Stat.Czxid, sequence), string.Create(CultureInfo.InvariantCulture, $"0x{data.Stat.EphemeralOwner:x}")));
+            }
+
+            return new ElectionDocument(zk.ElectionPath, true, candidates.FirstOrDefault()?.NodeId, candidates);
+        }
+        catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+        {
+            return new ElectionDocument(zk.ElectionPath, false, null, []);
+        }
+    }
+
+    private static async Task<IReadOnlyList<QueueDocument>> ReadQueuesAsync(RabbitMqOptions rabbit, CancellationToken cancellationToken)
+    {
+        await using var connection = await RabbitMqConnection.Factory(rabbit, "pipeline-status").CreateConnectionAsync(cancellationToken);
+        var queues = new List<QueueDocument>();
+        foreach (var queue in Queues)
+        {
+            // A passive declare of an absent queue closes its channel: one channel per queue.
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
             try
             {
-                var children = await zk.GetChildrenAsync(zkOptions.ElectionPath);
-                var first = true;
-                foreach (var (name, sequence) in ElectionCandidate.Sorted(children.Children))
-                {
-                    var data = await zk.GetDataAsync($"{zkOptions.ElectionPath}/{name}");
-                    var info = System.Text.Json.JsonDocument.Parse(data.Data).RootElement;
-                    Console.WriteLine($"  {(first ? "LEADER   " : "candidate")} {info.GetProperty("nodeId").GetString(),-28} token {children.Stat.Czxid}:{sequence}  session 0x{data.Stat.EphemeralOwner:x}");
-                    first = false;
-                }
-
-                if (first)
-                {
-                    Console.WriteLine("  (no candidates)");
-                }
+                var ok = await channel.QueueDeclarePassiveAsync(queue, cancellationToken);
+                queues.Add(new QueueDocument(queue, true, ok.MessageCount, ok.ConsumerCount));
             }
-            catch (KeeperException ex) when (ex.Code == ErrorCode.NoNode)
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
             {
-                Console.WriteLine("  (no election yet)");
+                queues.Add(new QueueDocument(queue, false, 0, 0));
             }
         }
 
-        var rabbit = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        var factory = RabbitMqConnection.Factory(rabbit, "pipeline-status");
-        await using (var connection = await factory.CreateConnectionAsync())
-        {
-            Console.WriteLine("queues:");
-            foreach (var queue in new[] { Topology.IntakeQueue, Topology.CommitQueue, Topology.IntakeQueue + "_error", Topology.CommitQueue + "_error" })
-            {
-                await using var channel = await connection.CreateChannelAsync();
-                try
-                {
-                    var ok = await channel.QueueDeclarePassiveAsync(queue);
-                    Console.WriteLine($"  {queue,-24} {ok.MessageCount,8} ready  {ok.ConsumerCount,3} consumers");
-                }
-                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-                {
-                    Console.WriteLine($"  {queue,-24} (absent)");
-                }
-            }
-        }
-
-        await using var dataSource = InventoryDataSource.Create(configuration.InventoryConnectionString());
-        var database = await new InventoryStatusReader(dataSource).ReadAsync();
-        Console.WriteLine("database:");
-        foreach (var (status, count) in database.OrdersByStatus)
-        {
-            Console.WriteLine($"  {status,-10} {count,8}");
-        }
-
-        foreach (var fence in database.Fences)
-        {
-            Console.WriteLine($"  fence {fence.Resource} {fence.Token} held by {fence.Holder}");
-        }
-
-        return 0;
+        return queues;
     }
+
+    private static void Print(StatusDocument status)
+    {
+        var console = CliConsole.Out;
+        var election = new Table().Title(Markup.Escape($"election {status.Election.Path}")).AddColumns("role", "node", "token", "session");
+        foreach (var candidate in status.Election.Candidates)
+        {
+            election.AddRow(candidate.Leader ? new Markup("[green bold]LEADER[/]") : new Text("candidate"), new Text(candidate.NodeId),
+                new Text(candidate.Token.ToString()), new Text(candidate.Session));
+        }
+
+        if (status.Election.Candidates.Count == 0)
+        {
+            election.AddRow(new Markup("[yellow]none[/]"), new Text(status.Election.Exists ? "(no candidates)" : "(no election yet)"), Text.Empty, Text.Empty);
+        }
+
+        var queues = new Table().Title("queues").AddColumns("queue", "ready", "consumers");
+        foreach (var queue in status.Queues)
+        {
+            queues.AddRow(new Text(queue.Name), new Text(queue.Exists ? queue.Ready.ToString(CultureInfo.InvariantCulture) : "(absent)"),
+                new Text(queue.Consumers.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        var orders = new Table().Title("orders").AddColumns("status", "count");
+        foreach (var (name, count) in status.Database.OrdersByStatus)
+        {
+            orders.AddRow(name, count.ToString(CultureInfo.InvariantCulture));
+        }
+
+        var fences = new Table().Title("fences").AddColumns("resource", "token", "holder", "since");
+        foreach (var fence in status.Database.Fences)
+        {
+            fences.AddRow(new Text(fence.Resource), new Text(fence.Token.ToString()), new Text(fence.Holder), new Text(fence.UpdatedAt.ToString("u", CultureInfo.InvariantCulture)));
+        }
+
+        console.Write(election);
+        console.Write(queues);
+        console.Write(orders);
+        console.Write(fences);
+    }
+
+    /// <summary><c>status --json</c>.</summary>
+    private sealed record StatusDocument(ElectionDocument Election, IReadOnlyList<QueueDocument> Queues, DatabaseDocument Database);
+
+    private sealed record ElectionDocument(string Path, bool Exists, string? Leader, IReadOnlyList<CandidateDocument> Candidates);
+
+    private sealed record CandidateDocument(string NodeId, bool Leader, TokenDocument Token, string Session);
+
+    private sealed record TokenDocument(long Generation, long Sequence)
+    {
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Generation}:{Sequence}");
+    }
+
+    private sealed record QueueDocument(string Name, bool Exists, uint Ready, uint Consumers);
+
+    private sealed record DatabaseDocument(IReadOnlyDictionary<string, long> OrdersByStatus, IReadOnlyList<FenceDocument> Fences);
+
+    private sealed record FenceDocument(string Resource, TokenDocument Token, string Holder, DateTimeOffset UpdatedAt);
 }

@@ -1,31 +1,23 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using Microsoft.Extensions.Configuration;
-using Npgsql;
 using Pipeline.Inventory;
-using Pipeline.Inventory.Commit;
-using Pipeline.Inventory.Verification;
 using Pipeline.OrderService.Configuration;
 
 namespace Pipeline.OrderService.Cli;
 
-/// <summary>A CLI verb: its name, help and action (parsed options, raw arguments for configuration overrides).</summary>
-public sealed record Verb(string Name, string Summary, string Usage, Func<CommandLine, string[], Task<int>> RunAsync);
-
+/// <summary>The verbs as one System.CommandLine root command, each with its typed options, and the configuration every verb
+/// reads (appsettings.json, PIPELINE_*, the environment, secrets, then the <c>--Section:Key=value</c> overrides).</summary>
 public static class Verbs
 {
-    public static IReadOnlyList<Verb> All { get; } =
-    [
-        new("run", "run a replica: intake on every replica, the commit endpoint on the elected leader; HTTP health, status, metrics", "[--Section:Key=value ...]", RunAsync),
-        new("migrate", "apply the database migrations as the owner role; with --grant-to, give the service role what a replica needs", "[--grant-to ROLE]", MigrateAsync),
-        new("seed", "add stock (as the owner role): N SKUs (SKU-00001 ...) with Q units each", "--skus N --stock Q", SeedAsync),
-        new("publish", "publish N orders as a storefront would, with a progress bar and a summary", "--orders N [--rate R] [--lines L] [--invalid-ratio X] [--skus N] [--prefix P]", Publisher.RunAsync),
-        new("status", "who leads with which token, the candidates, queue depths, decided counts", "", StatusVerb.RunAsync),
-        new("verify", "check the invariants in the database; exit 3 on any violation", "[--published IDS_FILE] [--not-drained]", VerifyAsync),
-        new("watch", "print decisions (OrderConfirmed, OrderRejected) as they happen", "[--count N]", Watcher.RunAsync),
-        new("healthcheck", "exit 0 when the replica on this host is ready (its own /health/ready), 1 with the reason otherwise",
-            "[--timeout SECONDS]", HealthcheckVerb.RunAsync),
-        new("fence-reset", "move a fence left ahead of the election (ensemble rebuilt, path moved) to the current leader's token; audited",
-            "[--confirm --reason TEXT] [--operator NAME]", FenceResetVerb.RunAsync),
-    ];
+    public const string Run = "run";
+
+    /// <summary>Said in every verb's help: the overrides are not options and so are not checked against them.</summary>
+    internal const string SettingsNote =
+        "Settings: appsettings.json, the environment (ZooKeeper__ConnectString, ConnectionStrings__Inventory, RabbitMq__Password, ...), " +
+        "PIPELINE_ZOOKEEPER/RABBITMQ/POSTGRES, then --Section:Key=value arguments on any verb (a name with ':' and '=' before the value, " +
+        "e.g. --ConnectionStrings:Inventory=..., --ZooKeeper:ConnectString=host:2181): those are configuration, every other unknown option is an error.";
 
     public static IConfiguration Configuration(string[] args)
     {
@@ -34,48 +26,83 @@ public static class Verbs
         return builder.Build();
     }
 
-    private static async Task<int> RunAsync(CommandLine options, string[] args)
+    /// <summary>Every verb; <paramref name="settings"/> are the configuration overrides taken out of the command line.</summary>
+    internal static RootCommand CreateRootCommand(string[] settings)
     {
-        var configuration = Configuration(args);
-        ServiceHost.RefuseReplicaHostSettings(configuration);
-        await Preflight.CheckAsync(configuration);
-        var app = ServiceHost.Build(args);
-        await app.RunAsync();
-        return 0;
-    }
-
-    private static async Task<int> MigrateAsync(CommandLine options, string[] args)
-    {
-        var owner = Configuration(args).InventoryOwnerConnectionString();
-        await InventoryDatabase.MigrateAsync(owner);
-        if (options.GetString("grant-to") is { Length: > 0 } role)
+        var root = new RootCommand("The Pipeline OrderService: one executable, one verb per job.")
         {
-            await InventoryDatabase.GrantServiceRoleAsync(owner, role);
-            Console.WriteLine($"granted {role} what a replica needs: no DDL, no deletes, no changes to the ledger, the audit or the fence");
+            RunCommand(settings),
+            MigrateCommand(settings),
+            SeedVerb.Command(settings),
+            Publisher.Command(settings),
+            StatusVerb.Command(settings),
+            VerifyVerb.Command(settings),
+            Watcher.Command(settings),
+            HealthcheckVerb.Command(settings),
+            FenceResetVerb.Command(settings),
+        };
+        foreach (var help in root.Options.OfType<HelpOption>())
+        {
+            help.Action = new SettingsNoteHelpAction((HelpAction)help.Action!);
         }
 
-        Console.WriteLine("migrations applied");
-        return 0;
+        return root;
     }
 
-    private static async Task<int> SeedAsync(CommandLine options, string[] args)
+    /// <summary>The setting the owner's connection string came from, for messages.</summary>
+    internal static string OwnerSetting(IConfiguration configuration) =>
+        configuration.GetConnectionString("InventoryOwner") is { Length: > 0 } ? "ConnectionStrings:InventoryOwner" : "ConnectionStrings:Inventory";
+
+    internal static Command Verb(string name, string summary) => new(name, summary);
+
+    private static Command RunCommand(string[] settings)
     {
-        var skus = options.GetInt("skus", 100, 1, 1_000_000);
-        var stock = options.GetInt("stock", 1000, 0, 1_000_000_000);
-        await using var dataSource = InventoryDataSource.Create(Configuration(args).InventoryOwnerConnectionString());
-        await InventoryDatabase.SeedStockAsync(dataSource, InventoryDatabase.SkuNames(skus), stock);
-        Console.WriteLine($"seeded {skus} SKUs with {stock} units each");
-        return 0;
+        var command = Verb(Run, "Run a replica: intake on every replica, the commit endpoint on the elected leader; HTTP health, status, metrics. " +
+                                "Reaches PostgreSQL, RabbitMQ and ZooKeeper once first; stops on SIGINT or SIGTERM.");
+        command.SetAction(async (_, _) =>
+        {
+            var configuration = Configuration(settings);
+            ServiceHost.RefuseReplicaHostSettings(configuration);
+            await Preflight.CheckAsync(configuration, CancellationToken.None);
+            var app = ServiceHost.Build(settings);
+            await app.RunAsync();
+            return 0;
+        });
+        return command;
     }
 
-    private static async Task<int> VerifyAsync(CommandLine options, string[] args)
+    private static Command MigrateCommand(string[] settings)
     {
-        await using var dataSource = InventoryDataSource.Create(Configuration(args).InventoryConnectionString());
-        var published = options.GetString("published") is { } file ? await File.ReadAllLinesAsync(file) : null;
-        var report = await new InvariantChecker(dataSource).VerifyAsync(drained: !options.Has("not-drained"), published);
-        Console.WriteLine($"orders {report.Orders}, undecided {report.Undecided}, ledger rows {report.LedgerRows}, fence rejections {report.FenceRejections}");
-        Console.WriteLine(report);
-        Console.WriteLine(report.AllHold ? "verify: every invariant holds" : "verify: VIOLATIONS");
-        return report.AllHold ? 0 : 3;
+        var grantTo = CliOptions.Text("--grant-to", "after migrating, give this service role what a replica needs (no DDL, no deletes, no changes to the ledger, the audit or the fence)", "ROLE");
+        var command = Verb("migrate", "Apply the database migrations as the owner role (ConnectionStrings:InventoryOwner, else ConnectionStrings:Inventory).");
+        command.Options.Add(grantTo);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var configuration = Configuration(settings);
+            var owner = configuration.InventoryOwnerConnectionString();
+            await Reachability.PostgresAsync(owner, OwnerSetting(configuration), cancellationToken);
+            await InventoryDatabase.MigrateAsync(owner, cancellationToken);
+            if (parse.GetValue(grantTo) is { Length: > 0 } role)
+            {
+                await InventoryDatabase.GrantServiceRoleAsync(owner, role, cancellationToken);
+                Console.WriteLine($"granted {role} what a replica needs: no DDL, no deletes, no changes to the ledger, the audit or the fence");
+            }
+
+            Console.WriteLine("migrations applied");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The generated help, then the note on settings: every verb's help says how configuration is given.</summary>
+    private sealed class SettingsNoteHelpAction(HelpAction help) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            var exitCode = help.Invoke(parseResult);
+            parseResult.InvocationConfiguration.Output.WriteLine(SettingsNote);
+            parseResult.InvocationConfiguration.Output.WriteLine();
+            return exitCode;
+        }
     }
 }

@@ -1,21 +1,29 @@
+using System.CommandLine;
 using MassTransit;
 using Pipeline.Contracts;
+using Pipeline.OrderService.Configuration;
 
 namespace Pipeline.OrderService.Cli;
 
-/// <summary>The <c>watch</c> verb: a temporary queue bound to the decision events, printed as they arrive.</summary>
+/// <summary>The <c>watch</c> verb: a temporary queue bound to the decision events, printed as they arrive, until
+/// <c>--count</c> decisions or Ctrl+C (which is how it is meant to end: exit 0).</summary>
 internal static class Watcher
 {
-    public static async Task<int> RunAsync(CommandLine options, string[] args)
+    public static Command Command(string[] settings)
     {
-        var limit = options.GetInt("count", int.MaxValue, 1);
+        var count = CliOptions.Int("--count", "stop after N decisions (default: until Ctrl+C)", int.MaxValue, 1, int.MaxValue);
+        var command = Verbs.Verb("watch", "Print decisions (OrderConfirmed, OrderRejected) as they happen, until --count of them or Ctrl+C.");
+        command.Options.Add(count);
+        command.SetAction((parse, cancellationToken) => RunAsync(settings, parse.GetValue(count), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string[] settings, int limit, CancellationToken cancellationToken)
+    {
+        var configuration = Verbs.Configuration(settings);
+        await Reachability.RabbitMqAsync(configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions(), cancellationToken);
         var seen = 0;
-        using var done = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            done.Cancel();
-        };
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
         void Count()
         {
@@ -25,7 +33,7 @@ internal static class Watcher
             }
         }
 
-        var bus = BusFactory.Create(Verbs.Configuration(args), cfg => cfg.ReceiveEndpoint(e =>
+        var bus = BusFactory.Create(configuration, cfg => cfg.ReceiveEndpoint(e =>
         {
             e.Handler<OrderConfirmed>(context =>
             {
@@ -40,7 +48,7 @@ internal static class Watcher
                 return Task.CompletedTask;
             });
         }));
-        await bus.StartAsync();
+        await bus.StartAsync(cancellationToken);
         try
         {
             await Task.Delay(Timeout.Infinite, done.Token);
@@ -49,7 +57,8 @@ internal static class Watcher
         {
         }
 
-        await bus.StopAsync();
+        using var stopLimit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await bus.StopAsync(stopLimit.Token);
         return 0;
     }
 }
