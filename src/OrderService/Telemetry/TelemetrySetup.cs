@@ -21,7 +21,7 @@ public static class TelemetrySetup
 {
     public const string ServiceName = "pipeline-order-service";
 
-    /// <summary>The setting that points traces and metrics at an OTLP collector (an absolute URI).</summary>
+    /// <summary>The setting that points traces and metrics at an OTLP collector (an http or https URI).</summary>
     public const string OtlpEndpointSetting = "OpenTelemetry:Otlp:Endpoint";
 
     /// <summary>The standard variable the OTLP exporter reads when the setting is absent.</summary>
@@ -69,9 +69,9 @@ public static class TelemetrySetup
     {
         if (configuration[OtlpEndpointSetting] is { Length: > 0 } setting)
         {
-            return Uri.TryCreate(setting, UriKind.Absolute, out var uri)
+            return Uri.TryCreate(setting, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
                 ? new OtlpTarget(uri)
-                : throw new InvalidOperationException($"{OtlpEndpointSetting} must be an absolute URI such as http://collector:4317.");
+                : throw new InvalidOperationException($"{OtlpEndpointSetting} must be an http or https URI such as http://collector:4317.");
         }
 
         return configuration[OtlpEndpointVariable] is { Length: > 0 } ? new OtlpTarget(null) : OtlpTarget.None;
@@ -81,7 +81,7 @@ public static class TelemetrySetup
     {
         if (target.Enabled)
         {
-            tracing.AddOtlpExporter(o => target.Apply(o));
+            tracing.AddOtlpExporter(o => target.Apply(o, "v1/traces"));
         }
     }
 
@@ -89,7 +89,7 @@ public static class TelemetrySetup
     {
         if (target.Enabled)
         {
-            metrics.AddOtlpExporter(o => target.Apply(o));
+            metrics.AddOtlpExporter(o => target.Apply(o, "v1/metrics"));
         }
     }
 
@@ -103,12 +103,19 @@ public static class TelemetrySetup
     {
         public static OtlpTarget None { get; } = new(null, false);
 
-        public void Apply(OpenTelemetry.Exporter.OtlpExporterOptions options)
+        /// <summary>Sets the endpoint: as given for gRPC (the default protocol); for http/protobuf
+        /// (<c>OTEL_EXPORTER_OTLP_PROTOCOL</c>) with the signal's path appended, as the exporter does for the standard variable.</summary>
+        public void Apply(OpenTelemetry.Exporter.OtlpExporterOptions options, string signalPath)
         {
-            if (Endpoint is not null)
+            ArgumentNullException.ThrowIfNull(options);
+            if (Endpoint is null)
             {
-                options.Endpoint = Endpoint;
+                return;
             }
+
+            options.Endpoint = options.Protocol == OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf
+                ? new Uri(Endpoint, Endpoint.AbsolutePath.TrimEnd('/') + "/" + signalPath)
+                : Endpoint;
         }
     }
 }
