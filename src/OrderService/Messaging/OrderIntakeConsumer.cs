@@ -68,6 +68,7 @@ public sealed class OrderIntakeConsumer(OrderIntakeStore store, IOptions<Pipelin
         var forward = new List<CommitInventory>(records.Count);
         var forwardContexts = new List<ActivityContext>(records.Count);
         var announcements = new List<object>();
+        var rejections = new List<(OrderRejected Event, ActivityContext Submitted)>();
         var forwarded = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < records.Count; i++)
         {
@@ -81,7 +82,7 @@ public sealed class OrderIntakeConsumer(OrderIntakeStore store, IOptions<Pipelin
             else if (record.Status == OrderStatus.Rejected)
             {
                 metrics.IntakeRejected(RejectionReason.Invalid);
-                announcements.Add(new OrderRejected { OrderId = record.Sent.OrderId, Reason = RejectionReason.Invalid, Detail = record.Detail });
+                rejections.Add((new OrderRejected { OrderId = record.Sent.OrderId, Reason = RejectionReason.Invalid, Detail = record.Detail }, submissions[i]));
             }
             else if (result.Status == OrderStatus.Received && forwarded.Add(record.Sent.OrderId))
             {
@@ -99,6 +100,7 @@ public sealed class OrderIntakeConsumer(OrderIntakeStore store, IOptions<Pipelin
         }
 
         await Task.WhenAll(announcements.Select(a => context.Publish(a, context.CancellationToken))
+            .Concat(rejections.Select(r => PublishRejectionAsync(context, r.Event, r.Submitted)))
             .Concat(unusable.Select(u => ParkAsync(context, u)))).ConfigureAwait(false);
     }
 
@@ -119,6 +121,14 @@ public sealed class OrderIntakeConsumer(OrderIntakeStore store, IOptions<Pipelin
                 orders.Count, string.Join(", ", orders.Take(10).Select(o => o.OrderId)), Topology.CommitQueue, Topology.IntakeQueue);
             throw;
         }
+    }
+
+    /// <summary>Publishes intake's own decision inside its span, a child of the order's submission: the event continues the
+    /// order's trace as the leader's decisions do.</summary>
+    private static async Task PublishRejectionAsync(ConsumeContext context, OrderRejected rejected, ActivityContext submitted)
+    {
+        using var span = PipelineTracing.StartIntakeDecision(submitted, rejected.OrderId, rejected.Reason);
+        await context.Publish(rejected, context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Parks a message without a usable id in order-intake_error, under its own message id, with the fault headers

@@ -111,25 +111,36 @@ public static class PipelineTracing
     public static Activity? StartDecision(ActivityContext order, ActivityContext commitBatch, OrderDecision decision)
     {
         ArgumentNullException.ThrowIfNull(decision);
+        return StartDecision(order, commitBatch, decision.OrderId,
+            decision.AlreadyDecided ? "already_decided" : decision.Confirmed ? "confirmed" : "rejected", decision.Confirmed ? null : decision.Reason);
+    }
+
+    /// <summary>A decision intake takes itself (an order refused as invalid): a child of the order's submission, linked to
+    /// the intake batch (the current span).</summary>
+    public static Activity? StartIntakeDecision(ActivityContext order, string orderId, RejectionReason reason) =>
+        StartDecision(order, default, orderId, "rejected", reason);
+
+    private static Activity? StartDecision(ActivityContext order, ActivityContext decidedIn, string orderId, string outcome, RejectionReason? reason)
+    {
         var links = new List<ActivityLink>(2);
-        if (commitBatch != default)
+        if (decidedIn != default)
         {
-            links.Add(new ActivityLink(commitBatch));
+            links.Add(new ActivityLink(decidedIn));
         }
 
-        if (order != default && Activity.Current is { } command)
+        if (order != default && Activity.Current is { } current)
         {
-            links.Add(new ActivityLink(command.Context));
+            links.Add(new ActivityLink(current.Context));
         }
 
         var span = order == default
             ? Source.StartActivity(ActivityKind.Internal, links: links, name: "order decided")
             : Source.StartActivity(ActivityKind.Internal, order, links: links, name: "order decided");
-        span?.SetTag("pipeline.order_id", Printable(decision.OrderId));
-        span?.SetTag("pipeline.decision", decision.AlreadyDecided ? "already_decided" : decision.Confirmed ? "confirmed" : "rejected");
-        if (!decision.Confirmed && decision.Reason is { } reason)
+        span?.SetTag("pipeline.order_id", Printable(orderId));
+        span?.SetTag("pipeline.decision", outcome);
+        if (reason is { } why)
         {
-            span?.SetTag("pipeline.rejection_reason", reason.ToString());
+            span?.SetTag("pipeline.rejection_reason", why.ToString());
         }
 
         return span;

@@ -14,25 +14,46 @@ public sealed class TracedReplicaCollection : ICollectionFixture<TracedReplica>
 /// <summary>
 /// One order's trace, from the exported spans: the storefront's publish, the intake batch linked to it, the forward as the
 /// batch's child, the leader's receive of the forward, the commit batch linked to that delivery, and the decision as a child
-/// of the order's publish (linked to its commit batch), whose event the storefront receives in the order's trace.
+/// of the order's publish (linked to its commit batch), whose event the storefront receives in the order's trace; and the
+/// same for a decision intake takes itself.
 /// </summary>
 [Collection(TracedReplicaCollection.Name)]
 public sealed class OrderTraceTests(TracedReplica run, ITestOutputHelper output)
 {
     [Fact]
-    public async Task One_orders_trace_links_its_intake_its_forward_the_leaders_commit_batch_and_its_decision_event()
-    {
-        var trace = run.Checkout.TraceId;
+    public Task One_orders_trace_links_its_intake_its_forward_the_leaders_commit_batch_and_its_decision_event() =>
+        UntilCompleteAsync(spans => AssertTrace(spans, run.Checkout.TraceId));
 
-        // A span is exported when it ends, and the storefront may receive the decision before the spans around its publish
-        // have ended: the trace is read again until it is complete or the wait is over, then its last reading is reported.
+    [Fact]
+    public Task An_order_refused_at_intake_gets_its_decision_in_its_own_trace() => UntilCompleteAsync(spans =>
+    {
+        var trace = run.InvalidCheckout.TraceId;
+        var submitted = Single(spans, s => s.Source.Name == "MassTransit" && s.Kind == ActivityKind.Producer && s.ParentSpanId == run.InvalidCheckout.SpanId,
+            "the storefront's publish of the invalid order");
+        var intake = Single(spans, s => s.DisplayName == "intake batch" && s.Links.Any(l => l.Context.SpanId == submitted.SpanId), "the intake batch linked to it");
+        var decided = Single(spans, s => s.DisplayName == "order decided" && Tag(s, "pipeline.order_id") == run.InvalidOrderId, "its decision span");
+        Assert.Equal(trace, decided.TraceId);
+        Assert.Equal(submitted.SpanId, decided.ParentSpanId);
+        Assert.Equal("rejected", Tag(decided, "pipeline.decision"));
+        Assert.Equal("Invalid", Tag(decided, "pipeline.rejection_reason"));
+        Assert.Contains(decided.Links, l => l.Context.SpanId == intake.SpanId);
+        var published = Single(spans, s => s.Source.Name == "MassTransit" && s.Kind == ActivityKind.Producer && s.ParentSpanId == decided.SpanId,
+            "the publish of OrderRejected inside the decision span");
+        Assert.Contains(spans, s => s.Source.Name == "MassTransit" && s.Kind == ActivityKind.Consumer && s.TraceId == trace && s.ParentSpanId == published.SpanId);
+    });
+
+    /// <summary>A span is exported when it ends, and the storefront may receive a decision before the spans around its
+    /// publish have ended: the spans are read again until <paramref name="assert"/> passes or the wait is over, then its
+    /// last failure is reported with the spans.</summary>
+    private async Task UntilCompleteAsync(Action<IReadOnlyList<Activity>> assert)
+    {
         var deadline = DateTime.UtcNow + TracedReplica.Wait;
         while (true)
         {
             var spans = run.Spans.Snapshot();
             try
             {
-                AssertTrace(spans, trace);
+                assert(spans);
                 return;
             }
             catch (Xunit.Sdk.XunitException) when (DateTime.UtcNow < deadline)

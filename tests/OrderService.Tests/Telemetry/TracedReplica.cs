@@ -40,6 +40,12 @@ public sealed class TracedReplica : IAsyncLifetime
 
     public string OrderId { get; } = $"otel-{Guid.NewGuid():N}"[..20];
 
+    /// <summary>An order intake refuses (a quantity of 0), published in a storefront span of its own.</summary>
+    public string InvalidOrderId { get; } = $"otel-bad-{Guid.NewGuid():N}"[..24];
+
+    /// <summary>The storefront's span the invalid order was published in.</summary>
+    public ActivityContext InvalidCheckout { get; private set; }
+
     /// <summary>The storefront's span the order was published in.</summary>
     public ActivityContext Checkout { get; private set; }
 
@@ -98,7 +104,13 @@ public sealed class TracedReplica : IAsyncLifetime
             await bus.PublishAsync(Workload.Order(OrderId, (Sku, 2)));
         }
 
-        await bus.Events.WaitForAllAsync([OrderId], Wait);
+        using (var checkout = Storefront.StartActivity("storefront checkout", ActivityKind.Internal))
+        {
+            InvalidCheckout = checkout!.Context;
+            await bus.PublishAsync(Workload.Order(InvalidOrderId, (Sku, 0)));
+        }
+
+        await bus.Events.WaitForAllAsync([OrderId, InvalidOrderId], Wait);
     }
 
     public async Task DisposeAsync()
