@@ -73,7 +73,7 @@ public sealed class CommitInventoryBatchConsumer(CommitBatcher batcher, ICommitA
         await alone.Send(order, send =>
         {
             MessagingSetup.SetMandatory(send);
-            send.Headers.Set(PipelineTracing.OrderContextsHeader, PipelineTracing.EncodeOrderContexts([submitted]));
+            PipelineTracing.SetOrderContexts(send, PipelineTracing.EncodeOrderContexts([submitted]));
         }, context.CancellationToken);
     }
 }

@@ -104,7 +104,7 @@ public sealed class OrderIntakeConsumer(OrderIntakeStore store, IOptions<Pipelin
             .Concat(unusable.Select(u => ParkAsync(context, u)))).ConfigureAwait(false);
     }
 
-    private async Task ForwardAsync(ConsumeContext context, List<CommitInventory> orders, string orderContexts)
+    private async Task ForwardAsync(ConsumeContext context, List<CommitInventory> orders, string? orderContexts)
     {
         var endpoint = await context.GetSendEndpoint(Topology.CommitAddress).ConfigureAwait(false);
         try
@@ -112,7 +112,7 @@ public sealed class OrderIntakeConsumer(OrderIntakeStore store, IOptions<Pipelin
             await endpoint.Send(new CommitInventoryBatch { Orders = orders }, send =>
             {
                 MessagingSetup.SetMandatory(send);
-                send.Headers.Set(PipelineTracing.OrderContextsHeader, orderContexts);
+                PipelineTracing.SetOrderContexts(send, orderContexts);
             }, context.CancellationToken).ConfigureAwait(false);
         }
         catch (MessageReturnedException)

@@ -58,9 +58,23 @@ public static class PipelineTracing
             : null;
     }
 
-    /// <summary>The header value for a forward's orders: each order's context, or an empty entry.</summary>
-    public static string EncodeOrderContexts(IEnumerable<ActivityContext> contexts) =>
-        string.Join(',', contexts.Select(c => c == default ? "" : TraceParent(c)));
+    /// <summary>The header value for a forward's orders: each order's context, or an empty entry; null when none has one
+    /// (nothing is traced), so no header is sent.</summary>
+    public static string? EncodeOrderContexts(IReadOnlyCollection<ActivityContext> contexts)
+    {
+        ArgumentNullException.ThrowIfNull(contexts);
+        return contexts.All(c => c == default) ? null : string.Join(',', contexts.Select(c => c == default ? "" : TraceParent(c)));
+    }
+
+    /// <summary>Sets the <see cref="OrderContextsHeader"/> of a send, when there is something to carry.</summary>
+    public static void SetOrderContexts(SendContext send, string? orderContexts)
+    {
+        ArgumentNullException.ThrowIfNull(send);
+        if (orderContexts is not null)
+        {
+            send.Headers.Set(OrderContextsHeader, orderContexts);
+        }
+    }
 
     /// <summary>The orders' contexts a forward carried, one per order; default entries when it carried none or they do not match.</summary>
     public static ActivityContext[] OrderContexts(ConsumeContext command, int orders)

@@ -13,9 +13,10 @@ namespace Pipeline.OrderService.Telemetry;
 /// <summary>
 /// The replica's OpenTelemetry: one resource (<c>service.name</c>, <c>service.version</c>, <c>service.instance.id</c> = the
 /// node id), traces from MassTransit, Npgsql, ASP.NET Core and the service's own sources, metrics from the service's meters,
-/// MassTransit, Npgsql, ASP.NET Core and the runtime, scraped at <c>/metrics</c>. Both go over OTLP too when an endpoint is
-/// configured: <c>OpenTelemetry:Otlp:Endpoint</c>, or else the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (with its
-/// companions <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>_HEADERS</c>); without either nothing is exported but <c>/metrics</c>.
+/// MassTransit, Npgsql, ASP.NET Core and the runtime, scraped at <c>/metrics</c>. Traces, and metrics too, go over OTLP when
+/// an endpoint is configured: <c>OpenTelemetry:Otlp:Endpoint</c>, or else the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
+/// (with its companions <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>_HEADERS</c>); without either there is no tracer provider
+/// (no span is made) and only <c>/metrics</c> is served.
 /// </summary>
 public static class TelemetrySetup
 {
@@ -43,16 +44,22 @@ public static class TelemetrySetup
         ArgumentNullException.ThrowIfNull(configuration);
         ArgumentNullException.ThrowIfNull(pipeline);
         var otlp = OtlpEndpoint(configuration);
-        services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: Version, autoGenerateServiceInstanceId: false, serviceInstanceId: pipeline.NodeId))
-            .WithTracing(tracing =>
-            {
-                tracing.AddSource([.. ActivitySources])
-                    .AddNpgsql()
-                    .AddAspNetCoreInstrumentation(o => o.Filter = http => !UntracedPaths.Any(p => http.Request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase)));
-                AddOtlp(tracing, otlp);
-            })
-            .WithMetrics(metrics =>
+
+        // What a tracer provider listens to, for whichever one is built: ours when OTLP is configured, or one a host of the
+        // replica adds (a test's in-memory exporter). Without one no span is created at all, so a replica that exports no
+        // traces pays nothing for them.
+        services.ConfigureOpenTelemetryTracerProvider(tracing => tracing
+            .AddSource([.. ActivitySources])
+            .AddNpgsql()
+            .AddAspNetCoreInstrumentation(o => o.Filter = http => !UntracedPaths.Any(p => http.Request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase))));
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: Version, autoGenerateServiceInstanceId: false, serviceInstanceId: pipeline.NodeId));
+        if (otlp.Enabled)
+        {
+            telemetry.WithTracing(tracing => AddOtlp(tracing, otlp));
+        }
+
+        telemetry.WithMetrics(metrics =>
             {
                 metrics.AddMeter([.. Meters])
                     .AddNpgsqlInstrumentation()
@@ -77,13 +84,7 @@ public static class TelemetrySetup
         return configuration[OtlpEndpointVariable] is { Length: > 0 } ? new OtlpTarget(null) : OtlpTarget.None;
     }
 
-    private static void AddOtlp(TracerProviderBuilder tracing, OtlpTarget target)
-    {
-        if (target.Enabled)
-        {
-            tracing.AddOtlpExporter(o => target.Apply(o, "v1/traces"));
-        }
-    }
+    private static void AddOtlp(TracerProviderBuilder tracing, OtlpTarget target) => tracing.AddOtlpExporter(o => target.Apply(o, "v1/traces"));
 
     private static void AddOtlp(MeterProviderBuilder metrics, OtlpTarget target)
     {

@@ -91,7 +91,7 @@ public sealed class TracedReplica : IAsyncLifetime
             ["ZooKeeper:DigestPassword"] = digest.Password,
             ["Pipeline:RedriveInterval"] = "00:00:01", // the undecided-order gauges come from the leader's sweep
         };
-        replica = services.Build("otel-1", settings, services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddSource(Storefront.Name).AddInMemoryExporter(Spans)));
+        replica = services.Build("otel-1", settings, services: s => s.AddOpenTelemetry().WithTracing(t => t.AddSource(Storefront.Name).AddInMemoryExporter(Spans)));
         await replica.StartReadyAsync();
         var leadership = replica.Services.GetRequiredService<FencedLeadership>();
         await Eventually.TrueAsync(() => Task.FromResult(leadership.Current is { IsRevoked: false }), Wait, "the replica to lead with the fence taken");
