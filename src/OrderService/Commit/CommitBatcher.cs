@@ -190,7 +190,7 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
             throw new LeadershipLostException($"grant ended: {grant.RevokedBecause}");
         }
 
-        using var span = PipelineTracing.StartCommitBatch(batch.Select(p => p.Caller), [.. batch.Select(p => p.Message.OrderId)], grant.Token, grant.NodeId);
+        using var span = PipelineTracing.StartCommitBatch(batch.Select(p => p.Caller), batch.Select(p => p.Message.OrderId), batch.Count, grant.Token, grant.NodeId);
         try
         {
             var clock = Stopwatch.StartNew();

@@ -32,6 +32,11 @@ public static class PipelineTracing
     public static Activity? StartIntakeBatch(Batch<OrderSubmitted> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        if (!Source.HasListeners())
+        {
+            return null; // nothing traces: no links or ids to gather
+        }
+
         var links = new List<ActivityLink>(messages.Length);
         foreach (var message in messages)
         {
@@ -104,15 +109,20 @@ public static class PipelineTracing
     }
 
     /// <summary>A commit batch's span (one fenced transaction): a trace of its own, linked to each command it serves.</summary>
-    public static Activity? StartCommitBatch(IEnumerable<ActivityContext> callers, IReadOnlyCollection<string> orderIds, FenceToken token, string nodeId)
+    public static Activity? StartCommitBatch(IEnumerable<ActivityContext> callers, IEnumerable<string> orderIds, int orders, FenceToken token, string nodeId)
     {
         ArgumentNullException.ThrowIfNull(callers);
         ArgumentNullException.ThrowIfNull(orderIds);
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
         var links = callers.Where(c => c != default).GroupBy(c => c)
             .Select(g => new ActivityLink(g.Key, new ActivityTagsCollection { ["pipeline.order_count"] = g.Count() }))
             .ToList();
         var span = StartRoot("commit batch", ActivityKind.Internal, links);
-        span?.SetTag("pipeline.commit.orders", orderIds.Count);
+        span?.SetTag("pipeline.commit.orders", orders);
         span?.SetTag("pipeline.order_ids", OrderIds(orderIds));
         span?.SetTag("fence.token.generation", token.Generation);
         span?.SetTag("fence.token.sequence", token.Sequence);
