@@ -1,7 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
-using OpenTelemetry.Metrics;
 using Pipeline.Inventory.Commit;
 using Pipeline.Inventory.Intake;
 using Pipeline.Inventory.Status;
@@ -116,9 +115,7 @@ public static class ServiceHost
             .AddCheck<FenceHealthCheck>("fence", tags: ["ready"])
             .AddCheck<CommitEndpointWatchdog>("commit-endpoint", tags: ["ready"])
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
-        services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(PipelineMetrics.MeterName, "MassTransit", Pipeline.ZooKeeper.Client.ZooKeeperMetrics.MeterName, "Pipeline.Election")
-            .AddPrometheusExporter());
+        services.AddPipelineTelemetry(configuration, pipeline);
         return services;
     }
 }

@@ -10,9 +10,14 @@ namespace Pipeline.OrderService.Tests;
 /// <summary>A database, RabbitMQ virtual host and ZooKeeper chroot of a test's own, and the product's replicas
 /// (<see cref="ServiceHost.Build(string[])"/>) in this test process on them: for tests that reach into a replica's services
 /// (its bus, its leadership).</summary>
-internal sealed class InProcessReplicas : IAsyncLifetime
+internal sealed class InProcessReplicas(InventoryDatabaseFixture database) : IAsyncLifetime
 {
-    public InventoryDatabaseFixture Database { get; } = new();
+    public InProcessReplicas()
+        : this(new InventoryDatabaseFixture())
+    {
+    }
+
+    public InventoryDatabaseFixture Database { get; } = database;
 
     public RabbitMqVirtualHost VirtualHost { get; } = new();
 
@@ -28,8 +33,9 @@ internal sealed class InProcessReplicas : IAsyncLifetime
     }
 
     /// <summary>Builds (not starts) a replica named <paramref name="nodeId"/>; <paramref name="settings"/> ("Pipeline:X" = value)
-    /// come on top of the cluster settings every test replica gets.</summary>
-    public WebApplication Build(string nodeId, IReadOnlyDictionary<string, string>? settings = null, RecordedLog? log = null)
+    /// come on top of the cluster settings every test replica gets; <paramref name="services"/> changes its services after
+    /// the product's (an exporter of the test's own, say).</summary>
+    public WebApplication Build(string nodeId, IReadOnlyDictionary<string, string>? settings = null, RecordedLog? log = null, Action<IServiceCollection>? services = null)
     {
         // MassTransit keeps its log context in an AsyncLocal that an earlier replica of this test left behind, with that
         // replica's (disposed) logger factory: the new replica's bus must make its own.
@@ -44,7 +50,15 @@ internal sealed class InProcessReplicas : IAsyncLifetime
                 .Select(kv => $"--{kv.Key.Replace("__", ":", StringComparison.Ordinal)}={kv.Value}"),
             .. (settings ?? new Dictionary<string, string>()).Select(kv => $"--{kv.Key}={kv.Value}"),
         ];
-        return ServiceHost.Build(args, replicaHost: log is null ? null : (services, _) => services.AddSingleton<ILoggerProvider>(log));
+        return ServiceHost.Build(args, replicaHost: log is null && services is null ? null : (collection, _) =>
+        {
+            if (log is not null)
+            {
+                collection.AddSingleton<ILoggerProvider>(log);
+            }
+
+            services?.Invoke(collection);
+        });
     }
 }
 

@@ -44,6 +44,14 @@ public sealed partial class FencedCommitter
     /// </summary>
     public async Task<FenceAcquisition?> AcquireFenceRetryingAsync(FenceToken token, string nodeId, CancellationToken cancellationToken)
     {
+        using var span = InventoryTracing.StartFenceBump(options.Resource, token, nodeId);
+        var acquisition = await AcquireFenceRetryingUntracedAsync(token, nodeId, cancellationToken).ConfigureAwait(false);
+        InventoryTracing.FenceBumped(span, acquisition);
+        return acquisition;
+    }
+
+    private async Task<FenceAcquisition?> AcquireFenceRetryingUntracedAsync(FenceToken token, string nodeId, CancellationToken cancellationToken)
+    {
         var delay = AcquireFirstDelay;
         while (true)
         {

@@ -49,7 +49,10 @@ public sealed class AdvisoryLockCrashSignal : ILeaderCrashSignal, IAsyncDisposab
         var settings = string.Create(CultureInfo.InvariantCulture,
             $"-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout={(int)WaitSlice.TotalMilliseconds} -c tcp_user_timeout=3000 -c tcp_keepalives_idle=1 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=2");
         builder.Options = string.IsNullOrEmpty(builder.Options) ? settings : builder.Options + " " + settings;
-        dataSource = NpgsqlDataSource.Create(builder);
+        // Never traced: a SELECT 1 a second and a lock wait every few seconds are no operation of anyone's.
+        var source = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        source.ConfigureTracing(tracing => tracing.ConfigureCommandFilter(_ => false).ConfigureBatchFilter(_ => false).EnablePhysicalOpenTracing(false));
+        dataSource = source.Build();
         this.resource = resource;
         this.logger = logger;
     }

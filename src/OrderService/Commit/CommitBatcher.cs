@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Pipeline.Contracts;
@@ -14,7 +15,8 @@ namespace Pipeline.OrderService.Commit;
 /// decision back. One batch at a time: the fence serializes commits anyway. Each batch commits under the grant of the
 /// <see cref="ICommitAuthority"/>; a delivery whose batch could not be committed because the grant ended (or the fence
 /// refused it) fails with <see cref="LeadershipLostException"/> and is requeued; a batch that fails for what one of its
-/// messages holds is split until only that message fails.
+/// messages holds is split until only that message fails. Each transaction is a "commit batch" span linked to the spans of
+/// the deliveries it serves (<see cref="PipelineTracing"/>).
 /// </summary>
 public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority authority, PipelineMetrics metrics, IOptions<PipelineOptions> options, ILogger<CommitBatcher> logger)
     : IAsyncDisposable
@@ -28,17 +30,29 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
     private CommitGrant? committedUnder; // the grant of the last batch committed: a new one means a handover
 
     /// <summary>Commits <paramref name="message"/> in the next batch and returns its decision.</summary>
-    public Task<OrderDecision> CommitAsync(CommitInventory message, CancellationToken cancellationToken)
+    public async Task<OrderDecision> CommitAsync(CommitInventory message, CancellationToken cancellationToken) =>
+        (await CommitTracedAsync(message, cancellationToken).ConfigureAwait(false)).Decision;
+
+    /// <summary>Commits <paramref name="message"/> in the next batch, the current span linked from the batch's; returns the
+    /// decision with the context of the commit batch's span.</summary>
+    public Task<BatchedDecision> CommitTracedAsync(CommitInventory message, CancellationToken cancellationToken)
     {
         lock (gate)
         {
-            loop ??= Task.Run(RunAsync, CancellationToken.None);
+            if (loop is null)
+            {
+                // The loop outlives the delivery that starts it: it must not run under that delivery's span.
+                using (ExecutionContext.SuppressFlow())
+                {
+                    loop = Task.Run(RunAsync, CancellationToken.None);
+                }
+            }
         }
 
-        var pending = new Pending(message, new TaskCompletionSource<OrderDecision>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(message, Activity.Current?.Context ?? default, new TaskCompletionSource<BatchedDecision>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!queue.Writer.TryWrite(pending))
         {
-            return Task.FromException<OrderDecision>(new LeadershipLostException("the committer is stopping"));
+            return Task.FromException<BatchedDecision>(new LeadershipLostException("the committer is stopping"));
         }
 
         return pending.Decision.Task.WaitAsync(cancellationToken);
@@ -176,14 +190,15 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
             throw new LeadershipLostException($"grant ended: {grant.RevokedBecause}");
         }
 
+        using var span = PipelineTracing.StartCommitBatch(batch.Select(p => p.Caller), batch.Select(p => p.Message.OrderId), batch.Count, grant.Token, grant.NodeId);
         try
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var clock = Stopwatch.StartNew();
             var decisions = await committer.CommitAsync(grant.Token, grant.NodeId, [.. batch.Select(p => p.Message)], grant.Revoked);
             metrics.Committed(decisions, clock.Elapsed, grant.Token.ToString());
             for (var i = 0; i < batch.Count; i++)
             {
-                batch[i].Decision.TrySetResult(decisions[i]);
+                batch[i].Decision.TrySetResult(new BatchedDecision(decisions[i], span?.Context ?? default));
             }
 
             if (!ReferenceEquals(committedUnder, grant))
@@ -191,19 +206,27 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
                 // How long the handover took on this side: from the grant to the first batch committed under it.
                 committedUnder = grant;
                 logger.LogInformation("First batch committed as leader with token {Token}: {Orders} orders, {Elapsed:0} ms after the lease was granted",
-                    grant.Token, batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(grant.GrantedTimestamp).TotalMilliseconds);
+                    grant.Token, batch.Count, Stopwatch.GetElapsedTime(grant.GrantedTimestamp).TotalMilliseconds);
             }
         }
         catch (StaleLeaderException ex)
         {
             metrics.FenceRejected();
+            span?.AddEvent(new ActivityEvent("fence rejected"));
+            PipelineTracing.Failed(span, ex);
             logger.LogError("Commit refused by the fence: {Reason}. Stepping down.", ex.Message);
             authority.FencedOff(ex);
             throw new LeadershipLostException("fenced off", ex);
         }
         catch (OperationCanceledException ex) when (grant.IsRevoked)
         {
+            PipelineTracing.Failed(span, ex);
             throw new LeadershipLostException($"grant ended: {grant.RevokedBecause}", ex);
+        }
+        catch (Exception ex)
+        {
+            PipelineTracing.Failed(span, ex);
+            throw;
         }
         finally
         {
@@ -219,5 +242,9 @@ public sealed class CommitBatcher(FencedCommitter committer, ICommitAuthority au
         }
     }
 
-    private sealed record Pending(CommitInventory Message, TaskCompletionSource<OrderDecision> Decision);
+    /// <param name="Caller">The span of the delivery that asked (default: none), linked from the batch's.</param>
+    private sealed record Pending(CommitInventory Message, ActivityContext Caller, TaskCompletionSource<BatchedDecision> Decision);
 }
+
+/// <summary>An order's decision and the context of the commit batch's span that decided it (default when not traced).</summary>
+public sealed record BatchedDecision(OrderDecision Decision, ActivityContext CommitBatch);

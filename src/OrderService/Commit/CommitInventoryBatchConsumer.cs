@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using MassTransit;
 using Pipeline.Contracts;
 using Pipeline.Inventory.Commit;
 using Pipeline.OrderService.Messaging;
+using Pipeline.OrderService.Telemetry;
 
 namespace Pipeline.OrderService.Commit;
 
@@ -12,7 +14,8 @@ namespace Pipeline.OrderService.Commit;
 /// order's own (leadership lost, the fence refused us, the database away) fails the whole command, which goes back to the
 /// queue: its orders decided meanwhile are found decided when it returns, and their decisions are published again, identical.
 /// An order whose commit fails for what it holds (the batcher splits its transaction down to it) is sent on alone as a
-/// <see cref="CommitInventory"/>, retried and parked by itself, so it never holds up or parks the rest of its batch.
+/// <see cref="CommitInventory"/>, retried and parked by itself, so it never holds up or parks the rest of its batch. Each
+/// decision is published inside a span continuing its order's trace (the submission contexts the forward carried).
 /// </summary>
 public sealed class CommitInventoryBatchConsumer(CommitBatcher batcher, ICommitAuthority authority, CommitEndpoint endpoint, CommitPathWarmUp warmUp,
     ILogger<CommitInventoryBatchConsumer> logger) : IConsumer<CommitInventoryBatch>
@@ -36,7 +39,8 @@ public sealed class CommitInventoryBatchConsumer(CommitBatcher batcher, ICommitA
         try
         {
             await authority.AdmitAsync(context);
-            var commits = command.Orders.Select(order => batcher.CommitAsync(order, context.CancellationToken)).ToArray();
+            var orderContexts = PipelineTracing.OrderContexts(context, command.Orders.Count);
+            var commits = command.Orders.Select(order => batcher.CommitTracedAsync(order, context.CancellationToken)).ToArray();
             await ((Task)Task.WhenAll(commits)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // each order's outcome is looked at below
 
             if (commits.Select(c => c.Exception?.InnerException ?? (c.IsCanceled ? new OperationCanceledException(context.CancellationToken) : null))
@@ -49,8 +53,8 @@ public sealed class CommitInventoryBatchConsumer(CommitBatcher batcher, ICommitA
             for (var i = 0; i < commits.Length; i++)
             {
                 sends.Add(commits[i].IsCompletedSuccessfully
-                    ? context.Publish(CommitInventoryConsumer.ToEvent(commits[i].Result), context.CancellationToken)
-                    : SplitOffAsync(context, command.Orders[i], commits[i].Exception!.InnerException!));
+                    ? CommitInventoryConsumer.PublishDecisionAsync(context, commits[i].Result, orderContexts[i])
+                    : SplitOffAsync(context, command.Orders[i], orderContexts[i], commits[i].Exception!.InnerException!));
             }
 
             await Task.WhenAll(sends);
@@ -62,10 +66,14 @@ public sealed class CommitInventoryBatchConsumer(CommitBatcher batcher, ICommitA
     }
 
     /// <summary>An order whose commit failed for what it holds goes on alone, to be retried and parked by itself.</summary>
-    private async Task SplitOffAsync(ConsumeContext context, CommitInventory order, Exception failure)
+    private async Task SplitOffAsync(ConsumeContext context, CommitInventory order, ActivityContext submitted, Exception failure)
     {
         logger.LogWarning("Order {OrderId} could not be committed with its batch ({Reason}); sending it on alone", OrderValidation.Printable(order.OrderId, 60), failure.Message);
         var alone = await context.GetSendEndpoint(Topology.CommitAddress);
-        await alone.Send(order, MessagingSetup.Mandatory, context.CancellationToken);
+        await alone.Send(order, send =>
+        {
+            MessagingSetup.SetMandatory(send);
+            PipelineTracing.SetOrderContexts(send, PipelineTracing.EncodeOrderContexts([submitted]));
+        }, context.CancellationToken);
     }
 }

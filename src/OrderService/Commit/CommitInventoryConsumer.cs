@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using MassTransit;
 using Pipeline.Contracts;
 using Pipeline.Inventory.Commit;
+using Pipeline.OrderService.Telemetry;
 
 namespace Pipeline.OrderService.Commit;
 
@@ -25,13 +27,21 @@ public sealed class CommitInventoryConsumer(CommitBatcher batcher, ICommitAuthor
         try
         {
             await authority.AdmitAsync(context);
-            var decision = await batcher.CommitAsync(context.Message, context.CancellationToken);
-            await context.Publish(ToEvent(decision), context.CancellationToken);
+            var decision = await batcher.CommitTracedAsync(context.Message, context.CancellationToken);
+            await PublishDecisionAsync(context, decision, PipelineTracing.OrderContexts(context, 1)[0]);
         }
         finally
         {
             endpoint.Settled();
         }
+    }
+
+    /// <summary>Publishes the decision inside its span, a child of the order's submission <paramref name="submitted"/> (when
+    /// known): the event carries that trace on to whoever consumes it.</summary>
+    internal static async Task PublishDecisionAsync(ConsumeContext context, BatchedDecision committed, ActivityContext submitted)
+    {
+        using var span = PipelineTracing.StartDecision(submitted, committed.CommitBatch, committed.Decision);
+        await context.Publish(ToEvent(committed.Decision), context.CancellationToken);
     }
 
     internal static object ToEvent(OrderDecision decision) => decision.Confirmed

@@ -204,7 +204,6 @@ public sealed class FencedLeadership(
         {
             await foreach (var change in source.WatchChangesAsync(token).ConfigureAwait(false))
             {
-                metrics.LeadershipChanged(change.State, change.Lease);
                 if (change is { State: ElectionState.Leader, Lease: { } granted })
                 {
                     granted.CancellationToken.Register(() => changes.Writer.TryWrite(new Ended(granted, $"lease ended: {granted.RevokedBecause}")));

@@ -39,6 +39,7 @@ public sealed class UndecidedOrderRedrive(
             {
                 if (authority.Current is not { IsRevoked: false } grant)
                 {
+                    metrics.UndecidedUnknown();
                     continue;
                 }
 

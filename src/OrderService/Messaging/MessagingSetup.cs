@@ -11,13 +11,17 @@ public static class MessagingSetup
 {
     /// <summary>A send the broker must route: unroutable (no queue bound to the exchange), RabbitMQ returns it and the send
     /// fails with <see cref="MessageReturnedException"/> instead of the command being dropped.</summary>
-    public static readonly IPipe<SendContext> Mandatory = Pipe.Execute<SendContext>(context =>
+    public static readonly IPipe<SendContext> Mandatory = Pipe.Execute<SendContext>(SetMandatory);
+
+    /// <summary>What <see cref="Mandatory"/> does, for a send that sets more than that.</summary>
+    public static void SetMandatory(SendContext context)
     {
+        ArgumentNullException.ThrowIfNull(context);
         if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit))
         {
             rabbit.Mandatory = true;
         }
-    });
+    }
 
     public static IServiceCollection AddPipelineMessaging(this IServiceCollection services, RabbitMqOptions rabbit, PipelineOptions pipeline)
     {

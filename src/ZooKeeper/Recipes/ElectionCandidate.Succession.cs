@@ -259,6 +259,7 @@ public sealed partial class ElectionCandidate
         awaitedLeader = null;
         logger.LogInformation("Succession: {NodeId} leads with {Token} after {Previous} ({Cause})", options.NodeId, granted.Token, previous ?? "nobody", Describe(cause));
         metrics.Succession(cause);
+        ElectionTracing.Succession(granted, Describe(cause), previous);
         AddHistory("led", granted.Token, previous, Describe(cause));
     }
 

@@ -286,6 +286,7 @@ public sealed partial class ElectionCandidate : IAsyncDisposable
 
         logger.LogWarning("Leadership {Token} of {NodeId} ended: {Reason}", current.Token, options.NodeId, reason);
         metrics.LeaseEnded(current);
+        ElectionTracing.LeaseEnded(current, reason);
         AddHistory("ended", current.Token, null, reason);
         return true;
     }
