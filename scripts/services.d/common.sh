@@ -115,6 +115,9 @@ take_lock() {
 # download a browser of its own here).
 have_browser() { [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; }
 
+# promtool, from Debian's prometheus package (its daemon is never started): the tests check deploy/prometheus's alert rules.
+have_promtool() { [[ -x /usr/bin/promtool ]]; }
+
 # Installs the Debian packages of every service that is missing (have_* of each service file), and the browser.
 ensure_packages() {
   local need=()
@@ -122,6 +125,7 @@ ensure_packages() {
   have_rabbitmq || need+=(rabbitmq-server)
   have_postgres || need+=(postgresql)
   have_browser || need+=(chromium chromium-driver)
+  have_promtool || need+=(prometheus)
   ((${#need[@]})) || return 0
   [[ $(id -u) == 0 ]] || die "missing packages (${need[*]}) and not root; install them with: sudo apt-get install ${need[*]}"
   local t0 log=$STATE_DIR/apt.log policy=/usr/sbin/policy-rc.d made_policy=0
@@ -146,5 +150,6 @@ ensure_packages() {
   have_rabbitmq || fail install "$log" "rabbitmq-server installed but /usr/lib/rabbitmq/bin/rabbitmq-server is missing"
   have_postgres || fail install "$log" "postgresql installed but no server binary found"
   have_browser || fail install "$log" "chromium and chromium-driver installed but /usr/bin/chromium or /usr/bin/chromedriver is missing"
+  have_promtool || fail install "$log" "prometheus installed but /usr/bin/promtool is missing"
   say "install: done in $(since "$t0")"
 }
