@@ -109,17 +109,7 @@ public sealed partial class ReplicaCluster
             info.ArgumentList.Add(arg);
         }
 
-        foreach (var (name, value) in environment)
-        {
-            if (value is null)
-            {
-                info.Environment.Remove(name);
-            }
-            else
-            {
-                info.Environment[name] = value;
-            }
-        }
+        ProcessEnvironment.Apply(info, environment);
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {dll}");
         Live[process.Id] = process;

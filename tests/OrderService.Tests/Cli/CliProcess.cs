@@ -28,17 +28,7 @@ internal sealed class CliProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        foreach (var (name, value) in environment)
-        {
-            if (value is null)
-            {
-                info.Environment.Remove(name);
-            }
-            else
-            {
-                info.Environment[name] = value;
-            }
-        }
+        ProcessEnvironment.Apply(info, environment);
 
         process = Process.Start(info) ?? throw new InvalidOperationException("could not start Pipeline.OrderService");
         process.StandardInput.Close();

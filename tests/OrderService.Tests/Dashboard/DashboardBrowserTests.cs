@@ -22,9 +22,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
     public async Task The_page_of_a_standby_shows_the_leader_and_after_a_kill_the_new_leader_and_why_without_a_reload()
     {
         var cluster = fixture.Cluster;
-        await cluster.RestartStoppedAsync();
-        await cluster.WaitReadyAsync();
-        var before = await cluster.LeaderAsync();
+        var before = await fixture.ReadyAsync();
         var standby = cluster.Replicas.First(r => r.Index != before.Index && r.IsRunning);
         var skus = new[] { "DASH-1", "DASH-2" };
         await InventoryDatabase.SeedStockAsync(fixture.Database.DataSource, skus, 1000);
@@ -73,9 +71,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
     public async Task Neither_the_page_nor_its_snapshots_nor_status_carry_a_configured_password()
     {
         var cluster = fixture.Cluster;
-        await cluster.RestartStoppedAsync();
-        await cluster.WaitReadyAsync();
-        await cluster.LeaderAsync();
+        await fixture.ReadyAsync();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         foreach (var replica in cluster.Replicas.Where(r => r.IsRunning))
         {
@@ -113,9 +109,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputH
     public async Task An_open_event_stream_does_not_hold_up_a_graceful_stop()
     {
         var cluster = fixture.Cluster;
-        await cluster.RestartStoppedAsync();
-        await cluster.WaitReadyAsync();
-        var leader = await cluster.LeaderAsync();
+        var leader = await fixture.ReadyAsync();
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cluster[leader.Index].BaseAddress, "/dashboard/events"));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));

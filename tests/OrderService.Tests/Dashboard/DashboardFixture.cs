@@ -50,6 +50,14 @@ public sealed class DashboardFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Every replica running and ready, and one of them leading.</summary>
+    public async Task<ObservedLeader> ReadyAsync()
+    {
+        await Cluster.RestartStoppedAsync();
+        await Cluster.WaitReadyAsync();
+        return await Cluster.LeaderAsync();
+    }
+
     /// <summary>For failure messages: every replica and the tail of its log.</summary>
     public string Describe() => $"replicas (logs in {Cluster.LogDirectory}):\n{Cluster.Describe(30)}";
 
