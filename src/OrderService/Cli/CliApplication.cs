@@ -22,6 +22,13 @@ internal static class CliApplication
     {
         var (settings, rest) = SplitSettings(args);
         var root = Verbs.CreateRootCommand(settings);
+        if (rest.Length == 0)
+        {
+            // No verb: what the verbs are, on stderr (stdout stays for what a verb prints), and the usage error's exit code.
+            await root.Parse("--help").InvokeAsync(new InvocationConfiguration { Output = Console.Error });
+            return UsageError;
+        }
+
         var parse = root.Parse(rest);
         if (parse.Action is ParseErrorAction)
         {

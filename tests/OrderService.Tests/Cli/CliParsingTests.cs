@@ -25,6 +25,16 @@ public sealed class CliParsingTests
         Assert.Equal("", run.Stdout);
     }
 
+    [Fact]
+    public async Task No_verb_lists_the_verbs_on_stderr_with_exit_2()
+    {
+        await using var run = await CliProcess.RunAsync(CliProcess.NoServices(), Limit);
+        Assert.True(run.ExitCode == 2, run.Describe());
+        Assert.Contains("publish", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("fence-reset", run.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", run.Stdout);
+    }
+
     [Theory]
     [InlineData("--orders", "publish", "--orders", "many")]
     [InlineData("--orders", "publish", "--orders=0")]
