@@ -118,19 +118,21 @@ have_browser() { [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; }
 # promtool, from Debian's prometheus package (its daemon is never started): the tests check deploy/prometheus's alert rules.
 have_promtool() { [[ -x /usr/bin/promtool ]]; }
 
-# Installs the Debian packages of every service that is missing (have_* of each service file), and the browser.
+# Installs the Debian packages of every service that is missing (have_* of each service file), and the tests' tools. The
+# browser comes with its recommended packages (its fonts among them), as it was tested; the rest without.
 ensure_packages() {
-  local need=()
+  local need=() browser=()
   have_zookeeper || need+=(zookeeper)
   have_rabbitmq || need+=(rabbitmq-server)
   have_postgres || need+=(postgresql)
-  have_browser || need+=(chromium chromium-driver)
   have_promtool || need+=(prometheus)
-  ((${#need[@]})) || return 0
-  [[ $(id -u) == 0 ]] || die "missing packages (${need[*]}) and not root; install them with: sudo apt-get install ${need[*]}"
+  have_browser || browser+=(chromium chromium-driver)
+  ((${#need[@]} + ${#browser[@]})) || return 0
+  local all=("${need[@]}" "${browser[@]}")
+  [[ $(id -u) == 0 ]] || die "missing packages (${all[*]}) and not root; install them with: sudo apt-get install ${all[*]}"
   local t0 log=$STATE_DIR/apt.log policy=/usr/sbin/policy-rc.d made_policy=0
   t0=$(now_us)
-  say "install: ${need[*]} (apt-get; log $log)"
+  say "install: ${all[*]} (apt-get; log $log)"
   # Keep the packaged daemons from starting with their default config: we run our own instances.
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -141,11 +143,13 @@ ensure_packages() {
   {
     export DEBIAN_FRONTEND=noninteractive
     apt-get -o DPkg::Lock::Timeout=600 update -q &&
-      apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${need[@]}"
+      { ((${#need[@]} == 0)) || apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${need[@]}"; } &&
+      { ((${#browser[@]} == 0)) || apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${browser[@]}"; }
   } >>"$log" 2>&1 </dev/null 9>&- || rc=$?
   ((made_policy)) && rm -f "$policy"
-  ((rc == 0)) || fail install "$log" "apt-get install ${need[*]} exited $rc"
+  ((rc == 0)) || fail install "$log" "apt-get install ${all[*]} exited $rc"
   have_zookeeper || fail install "$log" "zookeeper installed but /usr/share/java/zookeeper.jar or java is missing"
   have_rabbitmq || fail install "$log" "rabbitmq-server installed but /usr/lib/rabbitmq/bin/rabbitmq-server is missing"
   have_postgres || fail install "$log" "postgresql installed but no server binary found"
