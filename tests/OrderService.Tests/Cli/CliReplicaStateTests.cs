@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Pipeline.OrderService.Tests.Cluster;
 using Pipeline.Testing;
 
 namespace Pipeline.OrderService.Tests.Cli;
@@ -7,6 +8,7 @@ namespace Pipeline.OrderService.Tests.Cli;
 /// <c>status --json</c> and <c>verify --json</c> are parsed back and checked against the replica and the database, the
 /// replica started with <c>Logging__Console__FormatterName=json</c> logs JSON lines, and an unreachable database or
 /// ZooKeeper is one line with exit 1.</summary>
+[Collection(ClusterCollection.Name)] // a replica process: while no other test's cluster works
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the class through IAsyncLifetime.DisposeAsync, which disposes what it owns.")]
 public sealed class CliReplicaStateTests(InventoryDatabaseFixture database, RabbitMqVirtualHost virtualHost, ZooKeeperChroot chroot)
     : IClassFixture<InventoryDatabaseFixture>, IClassFixture<RabbitMqVirtualHost>, IClassFixture<ZooKeeperChroot>, IAsyncLifetime

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using OpenQA.Selenium;
 using Pipeline.Inventory;
+using Pipeline.OrderService.Tests.Cluster;
 using Pipeline.Testing;
 using Xunit.Abstractions;
 
@@ -12,8 +13,10 @@ namespace Pipeline.OrderService.Tests.Dashboard;
 /// The dashboard in a real browser (Debian's headless Chromium through Selenium) against three replica processes: the page
 /// a standby serves shows the leader and its token, the orders it decides and the queues; when the leader is killed, the
 /// new leader and the history entry saying why appear on the same page without a reload. Nothing the page, its snapshot
-/// stream or /status carry holds a configured password.
+/// stream or /status carry holds a configured password. In the replica cluster's collection: its three replicas and the
+/// browser run while no other test's cluster works.
 /// </summary>
+[Collection(ClusterCollection.Name)]
 public sealed class DashboardBrowserTests(DashboardFixture fixture, ITestOutputHelper output) : IClassFixture<DashboardFixture>
 {
     private static readonly TimeSpan PageLimit = TimeSpan.FromSeconds(30);
