@@ -75,15 +75,9 @@ internal static class Reachability
     public static async Task<ZooKeeperClient> ZooKeeperAsync(ZooKeeperOptions zk, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(zk);
-        var options = new ZooKeeperClientOptions { ConnectString = zk.ConnectString, SessionTimeout = zk.SessionTimeout };
-        if (!string.IsNullOrEmpty(zk.DigestUser))
-        {
-            options.Credentials.Add(new DigestCredential(zk.DigestUser, zk.DigestPassword ?? ""));
-        }
-
         try
         {
-            return await ZooKeeperClient.ConnectAsync(options, cancellationToken);
+            return await ZooKeeperClient.ConnectAsync(zk.ToClientOptions(), cancellationToken);
         }
         catch (Exception ex) when (ex is KeeperException or ArgumentException or SocketException && !cancellationToken.IsCancellationRequested)
         {

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Pipeline.Inventory.Commit;
 using Pipeline.Inventory.Status;
 using Pipeline.OrderService.Configuration;
-using Pipeline.OrderService.Messaging;
+using Pipeline.OrderService.Telemetry;
 using Pipeline.ZooKeeper.Protocol;
 using Pipeline.ZooKeeper.Recipes;
 using Spectre.Console;
@@ -15,8 +15,6 @@ namespace Pipeline.OrderService.Cli;
 /// tables or as one JSON document.</summary>
 internal static class StatusVerb
 {
-    private static readonly string[] Queues = [Topology.IntakeQueue, Topology.CommitQueue, Topology.IntakeQueue + "_error", Topology.CommitQueue + "_error"];
-
     public static Command Command(string[] settings)
     {
         var json = CliOptions.Json();
@@ -81,23 +79,7 @@ internal static class StatusVerb
     private static async Task<IReadOnlyList<QueueDocument>> ReadQueuesAsync(RabbitMqOptions rabbit, CancellationToken cancellationToken)
     {
         await using var connection = await RabbitMqConnection.Factory(rabbit, "pipeline-status").CreateConnectionAsync(cancellationToken);
-        var queues = new List<QueueDocument>();
-        foreach (var queue in Queues)
-        {
-            // A passive declare of an absent queue closes its channel: one channel per queue.
-            await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-            try
-            {
-                var ok = await channel.QueueDeclarePassiveAsync(queue, cancellationToken);
-                queues.Add(new QueueDocument(queue, true, ok.MessageCount, ok.ConsumerCount));
-            }
-            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-            {
-                queues.Add(new QueueDocument(queue, false, 0, 0));
-            }
-        }
-
-        return queues;
+        return [.. (await QueueDepths.ReadAsync(connection, cancellationToken)).Select(q => new QueueDocument(q.Queue, q.Exists, q.Messages, q.Consumers))];
     }
 
     private static void Print(StatusDocument status)
@@ -152,7 +134,7 @@ internal static class StatusVerb
         public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Generation}:{Sequence}");
     }
 
-    private sealed record QueueDocument(string Name, bool Exists, uint Ready, uint Consumers);
+    private sealed record QueueDocument(string Name, bool Exists, long Ready, long Consumers);
 
     private sealed record DatabaseDocument(IReadOnlyDictionary<string, long> OrdersByStatus, IReadOnlyList<FenceDocument> Fences);
 

@@ -91,6 +91,21 @@ public sealed class ZooKeeperOptions
         _ => DigestUser!.Contains(':', StringComparison.Ordinal) ? "ZooKeeper:DigestUser must not contain ':'" : null,
     };
 
+    /// <summary>The service's ZooKeeper identity, when one is configured.</summary>
+    public DigestCredential? Credential => string.IsNullOrEmpty(DigestUser) ? null : new DigestCredential(DigestUser, DigestPassword ?? "");
+
+    /// <summary>A plain client of this ensemble with this service's identity (the CLI's reads).</summary>
+    public ZooKeeperClientOptions ToClientOptions()
+    {
+        var options = new ZooKeeperClientOptions { ConnectString = ConnectString, SessionTimeout = SessionTimeout };
+        if (Credential is { } credential)
+        {
+            options.Credentials.Add(credential);
+        }
+
+        return options;
+    }
+
     /// <summary>The election candidate of replica <paramref name="nodeId"/>, with this service's identity.</summary>
     public ElectionCandidateOptions ToCandidateOptions(string nodeId, ILoggerFactory loggerFactory) => new()
     {
@@ -100,7 +115,7 @@ public sealed class ZooKeeperOptions
         NodeId = nodeId,
         Version = typeof(ZooKeeperOptions).Assembly.GetName().Version?.ToString() ?? "0",
         LoggerFactory = loggerFactory,
-        Credential = string.IsNullOrEmpty(DigestUser) ? null : new DigestCredential(DigestUser, DigestPassword ?? ""),
+        Credential = Credential,
     };
 }
 

@@ -108,7 +108,7 @@ public sealed class ClusterActivitySampler(
 
     private async Task<Readiness> ReadinessAsync(CancellationToken cancellationToken)
     {
-        var report = await health.CheckHealthAsync(c => c.Tags.Contains("ready") || c.Tags.Contains("masstransit"), cancellationToken);
+        var report = await health.CheckHealthAsync(Http.Endpoints.IsReadinessCheck, cancellationToken);
         return new Readiness(report.Status == HealthStatus.Healthy,
             [.. report.Entries.Select(e => (e.Key, e.Value.Status.ToString(), e.Value.Description))]);
     }

@@ -52,10 +52,16 @@ public static class PipelineTracing
         return span;
     }
 
-    /// <summary>The context a storefront's publish of <paramref name="message"/> carried, if any.</summary>
+    /// <summary>The context a storefront's publish of <paramref name="message"/> carried, if any; none while nothing traces
+    /// (no header is parsed for every order of every batch only to be dropped).</summary>
     public static ActivityContext? SubmissionContext(ConsumeContext message)
     {
         ArgumentNullException.ThrowIfNull(message);
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
         var headers = message.ReceiveContext?.TransportHeaders ?? message.Headers;
         return headers.TryGetHeader(DiagnosticHeaders.ActivityId, out var value) && value is string id
             && ActivityContext.TryParse(id, null, isRemote: true, out var context)
@@ -146,6 +152,11 @@ public static class PipelineTracing
 
     private static Activity? StartDecision(ActivityContext order, ActivityContext decidedIn, string orderId, string outcome, RejectionReason? reason)
     {
+        if (!Source.HasListeners())
+        {
+            return null; // one decision per order: nothing to allocate for a span nobody records
+        }
+
         var links = new List<ActivityLink>(2);
         if (decidedIn != default)
         {

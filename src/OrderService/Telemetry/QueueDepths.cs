@@ -68,14 +68,21 @@ public sealed class QueueDepths : BackgroundService
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         connection ??= await RabbitMqConnection.Factory(rabbit, "pipeline-queue-depths").CreateConnectionAsync(timeout.Token).ConfigureAwait(false);
+        return await ReadAsync(connection, timeout.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>The pipeline's queues as the broker reports them now, on <paramref name="connection"/> (also the <c>status</c> verb's).</summary>
+    public static async Task<IReadOnlyList<QueueDepth>> ReadAsync(IConnection connection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
         var depths = new List<QueueDepth>(Queues.Count);
         foreach (var queue in Queues)
         {
             // A passive declaration of an absent queue closes its channel: one channel per queue keeps the others readable.
-            await using var channel = await connection.CreateChannelAsync(cancellationToken: timeout.Token).ConfigureAwait(false);
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             try
             {
-                var ok = await channel.QueueDeclarePassiveAsync(queue, timeout.Token).ConfigureAwait(false);
+                var ok = await channel.QueueDeclarePassiveAsync(queue, cancellationToken).ConfigureAwait(false);
                 depths.Add(new QueueDepth(queue, ok.MessageCount, ok.ConsumerCount, true));
             }
             catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 404)
